@@ -1,0 +1,5 @@
+"""`python -m pushapi` is the `pushapi` command."""
+
+from pushapi.cli import main
+
+main()

@@ -1,0 +1,179 @@
+"""The application factory: `create_app(settings)` builds the engine, the routes and the
+middleware that gives every request its id, its log line and its metrics."""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pushapi import __version__
+from pushapi.config import Settings
+from pushapi.errors import ApiError, error_body
+from pushapi.logs import ACCESS_LOGGER, configure_logging
+from pushapi.metrics import Metrics
+from pushapi.ratelimit import RateLimiter
+from pushapi.routes import contacts, groups, ops, push, pushes
+from pushapi.schema.openapi import component_schemas
+from pushapi.store.engine import build_engine
+from pushapi.store.pushlog import new_request_id
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class RequestContext:
+    """Pure ASGI middleware: request id, X-Request-Id header, 500 without internals, access log
+    line and metrics, for every request."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            access_log.exception("unexpected failure", extra={"fields": {"request_id": request_id}})
+            if not response_started:
+                body = error_body(
+                    "internal_error", "unexpected failure; nothing was changed", request_id
+                )
+                await _json(500, body)(scope, receive, send_with_id)
+        finally:
+            duration = time.perf_counter() - started
+            route = scope.get("route")
+            endpoint = getattr(route, "path", "unmatched")
+            self.metrics.observe_request(endpoint, scope["method"], status, duration)
+            access_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": request_id,
+                        "tenant": scope["state"].get("tenant"),
+                        "method": scope["method"],
+                        "endpoint": endpoint,
+                        "status": status,
+                        "duration_ms": round(duration * 1000, 2),
+                    }
+                },
+            )
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """SPEC 3: every error, ours or the framework's, has the one error shape."""
+
+    async def api_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiError)
+        return _json(error.status, error.body(_request_id(request)), error.headers or None)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
+        body = error_body(code, str(error.detail), _request_id(request))
+        return _json(error.status_code, body, dict(error.headers or {}) or None)
+
+    async def invalid_parameter(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        problems = [
+            f"{'.'.join(str(part) for part in e['loc'][1:])}: {e['msg']}" for e in error.errors()
+        ]
+        body = error_body("invalid_parameter", "; ".join(problems), _request_id(request))
+        return _json(400, body)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_parameter)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """Add the object schemas, derived from the field tables, to the generated document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(component_schemas([endpoint.schema for endpoint in push.PUSH_ENDPOINTS]))
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for `settings` (read from the environment when not given)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    engine = build_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="pushapi",
+        version=__version__,
+        description="Push API v2: push contacts, groups, lists, meetings, products and orders.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = Metrics()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    _install_error_handlers(app)
+    app.include_router(push.build_router())
+    for module in (contacts, groups, pushes, ops):
+        app.include_router(module.router)
+    _install_openapi(app)
+    app.add_middleware(RequestContext, metrics=app.state.metrics)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The factory `pushapi serve` hands to uvicorn; each worker process calls it once."""
+    return create_app(Settings())

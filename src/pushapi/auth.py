@@ -1,0 +1,36 @@
+"""Who is calling: the `ApiKey` header resolved to a tenant, checked against the region."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from pushapi.errors import MisdirectedRegion, Unauthorized
+from pushapi.tenants import Caller, authenticate
+
+api_key_header = APIKeyHeader(
+    name="ApiKey", auto_error=False, description="The tenant's API key (SPEC 3)"
+)
+
+
+def current_caller(
+    request: Request, api_key: Annotated[str | None, Depends(api_key_header)]
+) -> Caller:
+    """The authenticated caller; 401 for a missing, unknown or revoked key, 421 for a tenant
+    hosted in another region."""
+    app_state = request.app.state
+    caller = authenticate(app_state.engine, api_key)
+    if caller is None:
+        message = "missing ApiKey header" if not api_key else "unknown or revoked API key"
+        raise Unauthorized(message)
+    request.state.tenant = caller.tenant.code
+    region = app_state.settings.region
+    if caller.tenant.region != region:
+        raise MisdirectedRegion(
+            f"tenant {caller.tenant.code!r} is hosted in region {caller.tenant.region!r}; "
+            f"this server serves region {region!r}"
+        )
+    return caller
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]

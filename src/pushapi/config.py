@@ -1,0 +1,33 @@
+"""Settings, read once from `PUSHAPI_*` environment variables."""
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Region = Literal["us", "ca"]
+REGIONS: tuple[Region, ...] = ("us", "ca")
+DEFAULT_DATABASE_URL = "sqlite:///./pushapi.db"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; each field is the variable `PUSHAPI_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="PUSHAPI_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL: sqlite:///path or postgresql://user@host:5432/db",
+    )
+    region: Region = Field("us", description="Region this server hosts; other tenants get 421")
+    max_body_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Largest push body (413)")
+    max_records: int = Field(10_000, gt=0, description="Most records in one push (413)")
+    rate_limit_per_minute: int = Field(
+        0, ge=0, description="Push requests per tenant and minute; 0 turns rate limiting off"
+    )
+    pool_size: int = Field(5, gt=0, description="Database connections kept per worker process")
+    max_overflow: int = Field(10, ge=0, description="Extra connections a worker may open")
+    busy_timeout_ms: int = Field(
+        60_000, gt=0, description="How long a SQLite writer waits for the write lock"
+    )
+    log_level: str = Field("INFO", description="Level of the structured request log")

@@ -1,0 +1,121 @@
+"""The one error shape of the API, and the exceptions that produce it.
+
+ApiError                      -> {"error": code, "message": ..., "requestId": ...}
+  +-- Unauthorized            401 unauthorized
+  +-- NotSupportedForPlatform 403 not_supported_for_platform
+  +-- NotFound                404 not_found
+  +-- UnsupportedMediaType    415 unsupported_media_type
+  +-- PayloadTooLarge         413 payload_too_large
+  +-- InvalidBody             400 invalid_body
+  +-- ValidationFailed        400 validation_failed (with "errors": [Issue, ...])
+  +-- MisdirectedRegion       421 wrong_region
+  +-- RateLimited             429 rate_limited (with Retry-After)
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a push: a record index, a field path and what was expected."""
+
+    index: int
+    path: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "path": self.path, "message": self.message}
+
+
+def error_body(code: str, message: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
+    """Build the body every error response of the API has (SPEC 3)."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if request_id is not None:
+        body["requestId"] = request_id
+    body.update(extra)
+    return body
+
+
+class ApiError(Exception):
+    """An error answered with `status` and the common error body."""
+
+    status = 500
+    code = "internal_error"
+    headers: dict[str, str] = {}  # noqa: RUF012 - overridden per instance where needed
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        return error_body(self.code, self.message, request_id, **self.extra)
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotSupportedForPlatform(ApiError):
+    status = 403
+    code = "not_supported_for_platform"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class InvalidBody(ApiError):
+    status = 400
+    code = "invalid_body"
+
+
+class InvalidParameter(ApiError):
+    status = 400
+    code = "invalid_parameter"
+
+
+class MisdirectedRegion(ApiError):
+    status = 421
+    code = "wrong_region"
+
+
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ValidationFailed(ApiError):
+    status = 400
+    code = "validation_failed"
+
+    def __init__(self, issues: list[Issue]) -> None:
+        noun = "error" if len(issues) == 1 else "errors"
+        super().__init__(f"{len(issues)} {noun} in the pushed records; nothing was applied")
+        self.issues = issues
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        errors = [issue.as_json() for issue in self.issues]
+        return error_body(self.code, self.message, request_id, errors=errors)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per resource; each handler is thin, the data flows straight through."""

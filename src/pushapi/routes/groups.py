@@ -1,0 +1,48 @@
+"""Reading groups back (SPEC 5): each with its Kind, and a group's active members."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from pushapi.auth import CallerDep
+from pushapi.errors import NotFound
+from pushapi.routes.paging import (
+    DEFAULT_LIMIT,
+    ConnDep,
+    Cursor,
+    Limit,
+    decode_cursor,
+    json_response,
+    page,
+    parse_moment,
+)
+from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.schema.values import format_datetime
+from pushapi.store.reads import get_group, list_groups
+
+router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
+
+
+@router.get("/v2/groups", summary="Groups in GroupId order, a page at a time")
+def read_groups(
+    caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Response:
+    items, next_position = list_groups(conn, caller.tenant, limit, decode_cursor(cursor))
+    return page(items, next_position)
+
+
+@router.get("/v2/groups/{group_id:path}", summary="One group with its active members")
+def read_group(
+    group_id: str,
+    caller: CallerDep,
+    conn: ConnDep,
+    at: Annotated[
+        str | None, Query(description="DateTime at which membership is active; default now")
+    ] = None,
+) -> Response:
+    moment = parse_moment("at", at) or format_datetime(datetime.now(UTC))
+    group = get_group(conn, caller.tenant, group_id, moment)
+    if group is None:
+        raise NotFound(f"no group {group_id!r}")
+    return json_response(group)

@@ -1,0 +1,83 @@
+"""Query parameters shared by every listing: `limit`, opaque `cursor`, DateTimes, and the
+`{"items": [...], "nextCursor": ...}` shape of SPEC 5."""
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy import Connection
+
+from pushapi.errors import InvalidParameter
+from pushapi.schema.values import ValueProblem, parse_bool, parse_datetime
+from pushapi.store.documents import dump_document
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
+Cursor = Annotated[str | None, Query(description="nextCursor of the previous page")]
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(dump_document(body), status_code=status, media_type="application/json")
+
+
+def encode_cursor(position: str | None) -> str | None:
+    if position is None:
+        return None
+    return base64.urlsafe_b64encode(orjson.dumps([position])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The position a cursor stands for; 400 for a cursor this server did not hand out."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        (position,) = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidParameter("cursor: not a cursor returned by this API") from None
+    if not isinstance(position, str):
+        raise InvalidParameter("cursor: not a cursor returned by this API")
+    return position
+
+
+def page(items: list[Any], next_position: str | None) -> Response:
+    return json_response({"items": items, "nextCursor": encode_cursor(next_position)})
+
+
+def parse_flag(name: str, raw: str | None) -> bool:
+    """A true/false query parameter (absent means false)."""
+    if raw is None:
+        return False
+    try:
+        return parse_bool(raw) is True
+    except ValueProblem as problem:
+        raise InvalidParameter(f"{name}: {problem}") from None
+
+
+def parse_moment(name: str, raw: str | None) -> str | None:
+    """A DateTime query parameter, normalised to UTC `yyyy-MM-ddTHH:mm:ss.fffZ`."""
+    if raw is None:
+        return None
+    try:
+        return parse_datetime(raw)
+    except ValueProblem as problem:
+        raise InvalidParameter(f"{name}: {problem}") from None
+
+
+def moment_as_datetime(moment: str) -> datetime:
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+
+
+def read_connection(request: Request) -> Iterator[Connection]:
+    """A connection for the reads of one request."""
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+ConnDep = Annotated[Connection, Depends(read_connection)]

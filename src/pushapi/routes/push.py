@@ -1,0 +1,206 @@
+"""The push endpoints (SPEC 3): read the body, validate every record, apply in one transaction,
+answer, and log the push whatever its outcome."""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection, Engine
+
+from pushapi.auth import CallerDep
+from pushapi.config import Settings
+from pushapi.errors import (
+    ApiError,
+    InvalidBody,
+    NotSupportedForPlatform,
+    PayloadTooLarge,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from pushapi.metrics import Metrics
+from pushapi.schema.contact import CONTACT_INFO
+from pushapi.schema.fields import ObjectSchema, Record, Report, parse_object
+from pushapi.schema.openapi import push_openapi
+from pushapi.store.contacts import apply_contact_push
+from pushapi.store.counts import Counts
+from pushapi.store.documents import load_json
+from pushapi.store.engine import write_transaction
+from pushapi.store.pushlog import PushEntry, write_push_entry
+from pushapi.tenants import PLATFORMS, Caller, Tenant
+
+ApplyPush = Callable[[Connection, Tenant, list[Record], Report, datetime], Counts]
+JSON_MEDIA_TYPES = ("application/json", "text/json")
+
+
+@dataclass(frozen=True)
+class PushEndpoint:
+    """One push endpoint: the object it takes, how a batch is applied, where it is available."""
+
+    name: str
+    schema: ObjectSchema
+    apply: ApplyPush
+    platforms: tuple[str, ...] = PLATFORMS
+    summary: str = ""
+
+
+PUSH_ENDPOINTS: tuple[PushEndpoint, ...] = (
+    PushEndpoint(
+        "contactinfo",
+        CONTACT_INFO,
+        apply_contact_push,
+        summary="Push contacts: details, groups, addresses, phones, e-mails and more",
+    ),
+)
+
+
+def _check_media_type(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        shown = media_type or "none"
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json or text/json, got {shown}"
+        )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _parse_records(body: bytes, max_records: int) -> list[Any]:
+    """The body as a JSON array of objects (SPEC 3: otherwise 400, or 413 when too many)."""
+    try:
+        data = load_json(body)
+    except RecursionError:
+        raise InvalidBody("body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise InvalidBody("body is not valid UTF-8 text") from None
+    except ValueError as problem:
+        raise InvalidBody(f"body is not valid JSON: {problem}") from None
+    if not isinstance(data, list):
+        raise InvalidBody("body must be a JSON array of records")
+    if len(data) > max_records:
+        raise PayloadTooLarge(
+            f"{len(data)} records exceed the limit of {max_records} records per push"
+        )
+    for index, record in enumerate(data):
+        if not isinstance(record, dict):
+            raise InvalidBody(f"body must be a JSON array of objects; record {index} is not one")
+    return data
+
+
+def _validate_and_apply(
+    endpoint: PushEndpoint, engine: Engine, settings: Settings, tenant: Tenant, body: bytes,
+    entry: PushEntry,
+) -> Report:  # fmt: skip
+    records = _parse_records(body, settings.max_records)
+    entry.received = len(records)
+    report = Report()
+    parsed = [parse_object(endpoint.schema, raw, i, "", report) for i, raw in enumerate(records)]
+    if report.errors:
+        entry.warnings = report.warnings
+        raise ValidationFailed(report.errors)
+    valid = [record for record in parsed if record is not None]
+    with write_transaction(engine, tenant.tenant_id) as conn:
+        entry.counts = endpoint.apply(conn, tenant, valid, report, entry.received_at)
+        entry.warnings = report.warnings
+        entry.duration_ms = (time.perf_counter() - entry.started) * 1000
+        write_push_entry(conn, tenant.tenant_id, entry)
+    return report
+
+
+def _log_rejection(engine: Engine, tenant_id: int, entry: PushEntry) -> None:
+    with write_transaction(engine, tenant_id) as conn:
+        write_push_entry(conn, tenant_id, entry)
+
+
+async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) -> Response:
+    """Run one push request through the whole flow and answer it."""
+    state = request.app.state
+    settings: Settings = state.settings
+    metrics: Metrics = state.metrics
+    tenant = caller.tenant
+    entry = PushEntry(
+        request_id=request.state.request_id,
+        endpoint=endpoint.name,
+        key_id=caller.key_id,
+        received_at=datetime.now(UTC),
+    )
+    try:
+        if tenant.platform not in endpoint.platforms:
+            raise NotSupportedForPlatform(
+                f"/v2/{endpoint.name} is not available on the {tenant.platform} platform"
+            )
+        retry_after = state.rate_limiter.retry_after(tenant.tenant_id)
+        if retry_after is not None:
+            raise RateLimited(f"too many pushes; retry in {retry_after} s", retry_after)
+        _check_media_type(request)
+        body = await _read_body(request, settings.max_body_bytes)
+        await run_in_threadpool(
+            _validate_and_apply, endpoint, state.engine, settings, tenant, body, entry
+        )
+    except ApiError as error:
+        entry.status, entry.error, entry.message = error.status, error.code, error.message
+        if isinstance(error, ValidationFailed):
+            entry.errors = error.issues
+        metrics.count_records(endpoint.name, "rejected", entry.received)
+        entry.duration_ms = (time.perf_counter() - entry.started) * 1000
+        await run_in_threadpool(_log_rejection, state.engine, tenant.tenant_id, entry)
+        raise
+    except Exception:
+        entry.status, entry.error = 500, "internal_error"
+        entry.duration_ms = (time.perf_counter() - entry.started) * 1000
+        await run_in_threadpool(_log_rejection, state.engine, tenant.tenant_id, entry)
+        raise
+    counts = entry.counts
+    for outcome in ("created", "updated", "deleted", "unchanged"):
+        metrics.count_records(endpoint.name, outcome, getattr(counts, outcome))
+    body_json = {
+        "requestId": entry.request_id,
+        "received": entry.received,
+        "created": counts.created,
+        "updated": counts.updated,
+        "deleted": counts.deleted,
+        "unchanged": counts.unchanged,
+        "warnings": [warning.as_json() for warning in entry.warnings],
+    }
+    return Response(orjson.dumps(body_json), media_type="application/json")
+
+
+def _route(endpoint: PushEndpoint) -> Callable[..., Any]:
+    async def push(request: Request, caller: CallerDep) -> Response:
+        return await handle_push(endpoint, request, caller)
+
+    push.__name__ = f"push_{endpoint.name}"
+    push.__doc__ = endpoint.summary
+    return push
+
+
+def build_router() -> APIRouter:
+    """A router with one POST route per push endpoint; other methods answer 405."""
+    router = APIRouter(tags=["push"])
+    for endpoint in PUSH_ENDPOINTS:
+        router.add_api_route(
+            f"/v2/{endpoint.name}",
+            _route(endpoint),
+            methods=["POST"],
+            summary=endpoint.summary,
+            **push_openapi(endpoint.schema),
+        )
+    return router

@@ -1,0 +1,37 @@
+"""The push log (SPEC 6): what happened to each push request of the caller's tenant."""
+
+from fastapi import APIRouter, Response
+
+from pushapi.auth import CallerDep
+from pushapi.errors import NotFound
+from pushapi.routes.paging import (
+    DEFAULT_LIMIT,
+    ConnDep,
+    Cursor,
+    Limit,
+    decode_cursor,
+    json_response,
+    page,
+)
+from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.store.pushlog import get_push_entry, list_push_entries
+
+router = APIRouter(tags=["push log"], responses=ERROR_RESPONSES)
+
+
+@router.get("/v2/pushes", summary="Push requests, newest first")
+def read_pushes(
+    caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Response:
+    items, next_position = list_push_entries(
+        conn, caller.tenant.tenant_id, limit, decode_cursor(cursor)
+    )
+    return page(items, next_position)
+
+
+@router.get("/v2/pushes/{request_id}", summary="One push request")
+def read_push(request_id: str, caller: CallerDep, conn: ConnDep) -> Response:
+    entry = get_push_entry(conn, caller.tenant.tenant_id, request_id)
+    if entry is None:
+        raise NotFound(f"no push {request_id!r}")
+    return json_response(entry)

@@ -1,0 +1,229 @@
+"""Field tables and the one parser that reads any pushed object against its table.
+
+Every object of the API (ContactDetails, ContactGroup, List, Meeting, ...) is declared once as an
+`ObjectSchema`: its fields, their kinds and limits, which are required, and the rules that involve
+several fields. The parser, the OpenAPI document, the read-back serialiser and the docs all derive
+from these tables.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pushapi.errors import Issue
+from pushapi.schema.values import (
+    ID_MAX_LENGTH,
+    STRING_MAX_LENGTH,
+    Kind,
+    NaiveDateTime,
+    ValueProblem,
+    parse_bool,
+    parse_datetime,
+    parse_decimal,
+    parse_id,
+    parse_id_list,
+    parse_int,
+    parse_string,
+)
+
+Record = dict[str, Any]
+# A rule that involves several fields: yields (field name, message) for each problem it finds.
+Rule = Callable[[Record], Iterable[tuple[str, str]]]
+
+
+class Need(Enum):
+    """Whether a field must be given."""
+
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+    REQUIRED_UNLESS_DELETED = "required unless the record is deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of an object: its canonical name, kind, limits and description."""
+
+    name: str
+    kind: Kind
+    need: Need = Need.OPTIONAL
+    doc: str = ""
+    max_length: int | None = None
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    item: "ObjectSchema | None" = None
+
+    @property
+    def length_limit(self) -> int:
+        if self.max_length is not None:
+            return self.max_length
+        return ID_MAX_LENGTH if self.kind is Kind.ID else STRING_MAX_LENGTH
+
+    def parse_scalar(self, raw: Any) -> Any:
+        """Read a non-null raw value of a scalar field; raise ValueProblem when it is wrong."""
+        kind = self.kind
+        if kind is Kind.STRING:
+            return parse_string(raw, self.length_limit)
+        if kind is Kind.ID:
+            return parse_id(raw)
+        if kind is Kind.BOOL:
+            return parse_bool(raw)
+        if kind is Kind.DATETIME:
+            return parse_datetime(raw)
+        if kind is Kind.INT:
+            value: Any = parse_int(raw)
+        elif kind is Kind.DECIMAL:
+            value = parse_decimal(raw)
+        elif kind is Kind.ID_LIST:
+            return parse_id_list(raw)
+        else:  # pragma: no cover - objects are parsed by parse_object
+            raise AssertionError(kind)
+        if value is not None:
+            if self.minimum is not None and value < self.minimum:
+                raise ValueProblem(f"expected a value of at least {self.minimum}, got {value}")
+            if self.maximum is not None and value > self.maximum:
+                raise ValueProblem(f"expected a value of at most {self.maximum}, got {value}")
+        return value
+
+
+@dataclass(frozen=True)
+class ObjectSchema:
+    """The field table of one kind of object, with its rules that involve several fields."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+    rules: tuple[Rule, ...] = ()
+    deletion_field: str | None = None
+    lookup: dict[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lookup: dict[str, Field] = {}
+        for f in self.fields:
+            lookup[f.name] = f
+            lookup[f.name.lower()] = f
+        object.__setattr__(self, "lookup", lookup)
+
+    def __getitem__(self, name: str) -> Field:
+        return self.lookup[name]
+
+    def is_deletion(self, record: Record) -> bool:
+        """Whether a parsed record of this object asks for a soft delete."""
+        return self.deletion_field is not None and record.get(self.deletion_field) is True
+
+
+class Report:
+    """The errors and warnings found while reading one push, each with index and path."""
+
+    def __init__(self) -> None:
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+
+    def error(self, index: int, path: str, message: str) -> None:
+        self.errors.append(Issue(index, path, message))
+
+    def warn(self, index: int, path: str, message: str) -> None:
+        self.warnings.append(Issue(index, path, message))
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def parse_object(
+    schema: ObjectSchema, raw: Any, index: int, prefix: str, report: Report
+) -> Record | None:
+    """Read one pushed object into a record of canonical names, in table order.
+
+    Property names match case-insensitively; unknown ones are warnings. Every problem is added to
+    `report`; None is returned when the value is not an object at all.
+    """
+    if type(raw) is not dict:
+        where = prefix or "(record)"
+        report.error(index, where, f"expected a {schema.name} object")
+        return None
+    record: Record = dict.fromkeys(f.name for f in schema.fields)
+    failed: set[str] = set()
+    lookup = schema.lookup
+    for key, value in raw.items():
+        spec = lookup.get(key) or lookup.get(key.lower())
+        if spec is None:
+            report.warn(index, _join(prefix, key), f"unknown property of {schema.name}; ignored")
+            continue
+        if value is None:
+            continue
+        kind = spec.kind
+        if kind is Kind.OBJECT:
+            assert spec.item is not None
+            record[spec.name] = parse_object(
+                spec.item, value, index, _join(prefix, spec.name), report
+            )
+        elif kind is Kind.OBJECT_LIST:
+            record[spec.name] = _parse_object_list(spec, value, index, prefix, report)
+        else:
+            try:
+                parsed = spec.parse_scalar(value)
+            except ValueProblem as problem:
+                report.error(index, _join(prefix, spec.name), str(problem))
+                failed.add(spec.name)
+                continue
+            if type(parsed) is NaiveDateTime:
+                report.warn(
+                    index, _join(prefix, spec.name), "DateTime without a zone; taken as UTC"
+                )
+                parsed = str(parsed)
+            record[spec.name] = parsed
+    _check_requirements(schema, record, failed, index, prefix, report)
+    return record
+
+
+def _parse_object_list(
+    spec: Field, value: Any, index: int, prefix: str, report: Report
+) -> list[Record]:
+    path = _join(prefix, spec.name)
+    assert spec.item is not None
+    if type(value) is not list:
+        report.error(index, path, f"expected an array of {spec.item.name} objects")
+        return []
+    items = []
+    for position, entry in enumerate(value):
+        item = parse_object(spec.item, entry, index, f"{path}[{position}]", report)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _check_requirements(
+    schema: ObjectSchema,
+    record: Record,
+    failed: set[str],
+    index: int,
+    prefix: str,
+    report: Report,
+) -> None:
+    deleting = schema.is_deletion(record)
+    for f in schema.fields:
+        if record[f.name] is not None or f.need is Need.OPTIONAL or f.name in failed:
+            continue
+        if f.need is Need.REQUIRED_UNLESS_DELETED and deleting:
+            continue
+        report.error(index, _join(prefix, f.name), f"required {f.kind.value} is missing or blank")
+    if failed:
+        return  # rules that involve several fields are only meaningful on well-formed values
+    for rule in schema.rules:
+        for name, message in rule(record):
+            report.error(index, _join(prefix, name), message)
+
+
+def walk(schema: ObjectSchema) -> Iterator[ObjectSchema]:
+    """Yield a schema and every object schema nested in it, each once."""
+    seen: set[str] = set()
+    stack = [schema]
+    while stack:
+        current = stack.pop()
+        if current.name in seen:
+            continue
+        seen.add(current.name)
+        yield current
+        stack.extend(f.item for f in current.fields if f.item is not None)

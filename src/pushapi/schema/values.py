@@ -1,0 +1,198 @@
+"""How pushed values are read: the value rules of SPEC 3.1, one parser per kind of field.
+
+A parser takes the raw JSON value (never None: null means absent and is handled by the caller)
+and returns the normalised value, or raises `ValueProblem` with what was expected. Blank strings
+mean "no value" and come back as None.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+
+class ValueProblem(Exception):
+    """A value that does not have the form its field expects."""
+
+
+class NaiveDateTime(str):
+    """A normalised DateTime that was pushed without a zone and so was read as UTC (a warning)."""
+
+
+class Kind(Enum):
+    """The kinds of field values, with the name integrators see in docs and messages."""
+
+    ID = "id"
+    STRING = "string"
+    INT = "int"
+    BOOL = "bool"
+    DECIMAL = "decimal"
+    DATETIME = "DateTime"
+    ID_LIST = "list of ids"
+    OBJECT = "object"
+    OBJECT_LIST = "list of objects"
+
+
+ID_MAX_LENGTH = 256
+STRING_MAX_LENGTH = 4000
+LONG_TEXT_MAX_LENGTH = 65535
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+DECIMAL_MAX_DIGITS = 38
+DATETIME_FORMATS = (
+    "yyyy-MM-ddTHH:mm:ss.fffZ or yyyy-MM-ddTHH:mm:ss.fffzzz (0-7 fractional digits), "
+    "or a date yyyy-MM-dd"
+)
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?"
+)
+_INTEGER = re.compile(r"[+-]?\d+")
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "a boolean"
+    if isinstance(raw, int | float | Decimal):
+        return "a number"
+    if isinstance(raw, str):
+        return "a string"
+    if isinstance(raw, list):
+        return "an array"
+    if isinstance(raw, dict):
+        return "an object"
+    return type(raw).__name__
+
+
+def parse_string(raw: Any, max_length: int) -> str | None:
+    """A JSON string of at most `max_length` characters; blank means none."""
+    if type(raw) is not str:
+        raise ValueProblem(f"expected a string, got {_describe(raw)}")
+    if not raw or raw.isspace():
+        return None
+    if len(raw) > max_length:
+        raise ValueProblem(f"expected at most {max_length} characters, got {len(raw)}")
+    return raw
+
+
+def parse_id(raw: Any) -> str | None:
+    """An id: a string of at most 256 characters, compared exactly (not trimmed)."""
+    return parse_string(raw, ID_MAX_LENGTH)
+
+
+def parse_int(raw: Any) -> int | None:
+    """A JSON integer or an integer string, within the 32-bit range of the reference."""
+    if type(raw) is int:
+        value = raw
+    elif type(raw) is Decimal and raw.is_finite() and raw == raw.to_integral_value():
+        value = int(raw)
+    elif type(raw) is str:
+        text = raw.strip()
+        if not text:
+            return None
+        if not _INTEGER.fullmatch(text):
+            raise ValueProblem(f"expected an integer, got the string {raw[:40]!r}")
+        value = int(text)
+    else:
+        raise ValueProblem(f"expected an integer, got {_describe(raw)}")
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValueProblem(f"expected an integer from {INT_MIN} to {INT_MAX}")
+    return value
+
+
+def parse_bool(raw: Any) -> bool | None:
+    """JSON true/false, or the strings "true"/"false" in any letter case."""
+    if raw is True or raw is False:
+        return bool(raw)
+    if type(raw) is str:
+        text = raw.strip().lower()
+        if text == "true":
+            return True
+        if text == "false":
+            return False
+        if not text:
+            return None
+        raise ValueProblem(f"expected true or false, got the string {raw[:40]!r}")
+    raise ValueProblem(f"expected true or false, got {_describe(raw)}")
+
+
+def parse_decimal(raw: Any) -> Decimal | None:
+    """A JSON number or numeric string, kept exactly as a Decimal."""
+    if type(raw) is Decimal:
+        value = raw
+    elif type(raw) is int:
+        value = Decimal(raw)
+    elif type(raw) is str:
+        text = raw.strip()
+        if not text:
+            return None
+        if not _DECIMAL.fullmatch(text):
+            raise ValueProblem(f"expected a decimal number, got the string {raw[:40]!r}")
+        value = Decimal(text)
+    else:
+        raise ValueProblem(f"expected a decimal number, got {_describe(raw)}")
+    digits = value.as_tuple().digits
+    if len(digits) > DECIMAL_MAX_DIGITS or abs(value.adjusted()) > DECIMAL_MAX_DIGITS:
+        raise ValueProblem(f"expected a decimal of at most {DECIMAL_MAX_DIGITS} digits")
+    return value
+
+
+def format_datetime(moment: datetime) -> str:
+    """Format an aware datetime as the API reads it back: UTC `yyyy-MM-ddTHH:mm:ss.fffZ`."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def parse_datetime(raw: Any) -> str | None:
+    """A DateTime in one of the reference's formats, normalised to UTC with milliseconds.
+
+    Digits past the millisecond are dropped, as .NET's "fff" format drops them, so that a value
+    read back and pushed again is the same value. A date-time without a zone is taken as UTC and
+    comes back as a `NaiveDateTime`, for which the caller warns.
+    """
+    if type(raw) is not str:
+        raise ValueProblem(f"expected a DateTime string ({DATETIME_FORMATS}), got {_describe(raw)}")
+    if not raw or raw.isspace():
+        return None
+    match = _DATETIME.fullmatch(raw)
+    if match is None:
+        raise ValueProblem(f"expected a DateTime ({DATETIME_FORMATS}), got {raw[:40]!r}")
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        if hour is None:
+            return f"{datetime(int(year), int(month), int(day)):%Y-%m-%d}T00:00:00.000Z"
+        millis = int((fraction or "0").ljust(3, "0")[:3])
+        if zone is None or zone in "Zz":
+            tz = UTC
+        else:
+            sign = -1 if zone[0] == "-" else 1
+            hours, minutes = int(zone[1:3]), int(zone[4:6])
+            if hours > 14 or minutes > 59:
+                raise ValueError("offset out of range")
+            tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        moment = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            millis * 1000, tzinfo=tz,
+        )  # fmt: skip
+        text = format_datetime(moment)
+    except (ValueError, OverflowError):
+        raise ValueProblem(f"not a real date and time: {raw[:40]!r}") from None
+    return NaiveDateTime(text) if zone is None else text
+
+
+def parse_id_list(raw: Any) -> list[str]:
+    """A JSON array of ids (blank or null entries are problems, not silently dropped)."""
+    if type(raw) is not list:
+        raise ValueProblem(f"expected an array of ids, got {_describe(raw)}")
+    ids: list[str] = []
+    for position, item in enumerate(raw):
+        try:
+            value = parse_id(item) if item is not None else None
+        except ValueProblem as problem:
+            raise ValueProblem(f"entry {position}: {problem}") from None
+        if value is None:
+            raise ValueProblem(f"entry {position}: expected a non-blank id")
+        ids.append(value)
+    return ids

@@ -1,0 +1,1 @@
+"""Storage: tables, engines, migrations, and the code that applies a validated push."""

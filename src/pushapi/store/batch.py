@@ -1,0 +1,27 @@
+"""Set-based helpers shared by the apply-a-push code: chunked IN lists and bulk statements."""
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, Connection, Select
+
+T = TypeVar("T")
+
+# Well under SQLite's limit of 32,766 bound parameters and PostgreSQL's 65,535.
+IN_CHUNK = 5000
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def select_in(
+    conn: Connection, query: Select[Any], column: Column[Any], values: Iterable[Any]
+) -> list[Any]:
+    """Run `query` restricted to `column IN values`, a chunk of values at a time."""
+    ordered = sorted(set(values))
+    rows: list[Any] = []
+    for chunk in chunks(ordered):
+        rows.extend(conn.execute(query.where(column.in_(chunk))).all())
+    return rows

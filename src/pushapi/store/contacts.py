@@ -1,0 +1,343 @@
+"""Applying a validated ContactInfo push (SPEC 4.1) inside the push's transaction.
+
+The whole batch is applied with a fixed number of set-based statements, whatever its size:
+one read of the stored hashes, then bulk inserts and updates of what changed. Records are
+replayed in array order in memory first, so the counts and warnings are exactly those of
+applying the records one by one, while each contact is written at most once.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from pushapi.schema.contact import GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
+from pushapi.schema.fields import Record, Report
+from pushapi.store.batch import chunks, select_in
+from pushapi.store.counts import Counts
+from pushapi.store.documents import content_hash, dump_document
+from pushapi.store.tables import contacts, groups, memberships
+from pushapi.tenants import Tenant
+
+# A plausible address: something@something.tld, no spaces. Anything else is a warning only.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
+_GROUP_COLUMNS = {
+    "GroupName": "group_name",
+    "GroupType": "group_type",
+    "GroupSubType": "group_sub_type",
+}
+
+
+@dataclass(slots=True)
+class PushedContact:
+    """One pushed record, normalised into what is stored for it."""
+
+    index: int
+    contact_id: str
+    deleting: bool
+    document: bytes = b""
+    digest: str = ""
+    membership_rows: list[dict[str, Any]] = field(default_factory=list)
+    group_attributes: list[dict[str, Any]] = field(default_factory=list)
+    references: list[tuple[str, str]] = field(default_factory=list)  # (path, ContactId)
+
+
+@dataclass(slots=True)
+class ContactState:
+    """A contact as stored, then as the replay of the batch leaves it."""
+
+    exists: bool
+    deleted: bool
+    digest: str
+    source: PushedContact | None = None  # the record whose document is to be written
+
+
+def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) -> PushedContact:
+    """Normalise one valid ContactInfo record into its stored document and membership rows."""
+    details = record["ContactDetails"]
+    contact_id = details["ContactId"]
+    if details["IsDeleted"] is True:
+        # SPEC 4.1: a deletion needs only ContactId; the rest of the record is not applied.
+        return PushedContact(index, contact_id, deleting=True)
+    if tenant.platform == "community-essentials":
+        for name in NOT_ON_ESSENTIALS:
+            if record[name]:
+                report.warn(
+                    index,
+                    name,
+                    f"not stored on community-essentials; {len(record[name])} entries ignored",
+                )
+                record[name] = []
+    pushed = PushedContact(index, contact_id, deleting=False)
+    record["ContactDetails"] = {**details, "IsDeleted": None}
+    record["Groups"] = _memberships(record["Groups"] or [], pushed, index, report)
+    for name in CONTACT_REFERENCES:
+        if details[name] is not None and details[name] != contact_id:
+            pushed.references.append((f"ContactDetails.{name}", details[name]))
+    _warn_malformed_emails(record, index, report)
+    pushed.document = dump_document(record)
+    pushed.digest = content_hash(pushed.document)
+    return pushed
+
+
+def _memberships(
+    entries: list[Record], pushed: PushedContact, index: int, report: Report
+) -> list[Record]:
+    """Keep the last entry of each (GroupId, Role); strip the group's own attributes."""
+    last_position: dict[tuple[str, str | None], int] = {}
+    for position, entry in enumerate(entries):
+        key = (entry["GroupId"], entry["Role"])
+        if key in last_position:
+            report.warn(
+                index,
+                f"Groups[{last_position[key]}]",
+                f"same GroupId and Role as Groups[{position}], which replaces it",
+            )
+        last_position[key] = position
+        pushed.group_attributes.append(entry)
+    kept = []
+    for position, entry in enumerate(entries):
+        if last_position[(entry["GroupId"], entry["Role"])] != position:
+            continue
+        pushed.membership_rows.append(
+            {
+                "position": len(kept),
+                "group_id": entry["GroupId"],
+                "role": entry["Role"],
+                "initial_join_date": entry["InitialJoinDate"],
+                "begin_date": entry["BeginDate"],
+                "end_date": entry["EndDate"],
+            }
+        )
+        kept.append({k: v for k, v in entry.items() if k not in GROUP_ATTRIBUTES})
+    return kept
+
+
+def _warn_malformed_emails(record: Record, index: int, report: Report) -> None:
+    primary = record["ContactDetails"]["PrimaryEmailAddress"]
+    if primary is not None and not EMAIL.fullmatch(primary):
+        report.warn(index, "ContactDetails.PrimaryEmailAddress", "not a valid e-mail address")
+    for position, email in enumerate(record["EmailAddresses"] or ()):
+        if not EMAIL.fullmatch(email["EmailAddress"]):
+            report.warn(
+                index, f"EmailAddresses[{position}].EmailAddress", "not a valid e-mail address"
+            )
+
+
+def apply_contact_push(
+    conn: Connection, tenant: Tenant, records: list[Record], report: Report, now: datetime
+) -> Counts:
+    """Apply valid ContactInfo records in array order; return what happened to each."""
+    pushed = [prepare_contact(record, i, tenant, report) for i, record in enumerate(records)]
+    stored = _stored_states(conn, tenant.tenant_id, [p.contact_id for p in pushed])
+    final = {cid: ContactState(s.exists, s.deleted, s.digest) for cid, s in stored.items()}
+    counts = _replay(pushed, final, report)
+    _write_contacts(conn, tenant.tenant_id, stored, final, now)
+    _write_groups(conn, tenant.tenant_id, pushed, now)
+    _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)
+    return counts
+
+
+def _stored_states(conn: Connection, tenant_id: int, ids: list[str]) -> dict[str, ContactState]:
+    query = select(contacts.c.contact_id, contacts.c.is_deleted, contacts.c.content_hash).where(
+        contacts.c.tenant_id == tenant_id
+    )
+    rows = select_in(conn, query, contacts.c.contact_id, ids)
+    return {row.contact_id: ContactState(True, row.is_deleted, row.content_hash) for row in rows}
+
+
+def _replay(pushed: list[PushedContact], state: dict[str, ContactState], report: Report) -> Counts:
+    """Apply the records to the in-memory states in array order, counting each (SPEC 3)."""
+    counts = Counts()
+    first_index: dict[str, int] = {}
+    for p in pushed:
+        if p.contact_id in first_index:
+            report.warn(
+                p.index,
+                "ContactDetails.ContactId",
+                f"also pushed at index {first_index[p.contact_id]}; the later record wins",
+            )
+        else:
+            first_index[p.contact_id] = p.index
+        current = state.setdefault(p.contact_id, ContactState(False, False, ""))
+        if p.deleting:
+            if current.exists and not current.deleted:
+                current.deleted = True
+                counts.deleted += 1
+            else:
+                counts.unchanged += 1
+                if not current.exists:
+                    report.warn(
+                        p.index, "ContactDetails.ContactId", "unknown contact; nothing to delete"
+                    )
+        elif not current.exists:
+            current.exists, current.digest, current.source = True, p.digest, p
+            counts.created += 1
+        elif current.deleted or current.digest != p.digest:
+            current.deleted, current.digest, current.source = False, p.digest, p
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    return counts
+
+
+def _write_contacts(
+    conn: Connection,
+    tenant_id: int,
+    stored: dict[str, ContactState],
+    final: dict[str, ContactState],
+    now: datetime,
+) -> None:
+    new_rows, changed_rows, flag_rows = [], [], []
+    replaced: list[PushedContact] = []
+    for cid, state in final.items():
+        before = stored.get(cid)
+        if before is None:
+            if state.exists:
+                assert state.source is not None
+                new_rows.append(_contact_row(tenant_id, state, now))
+                replaced.append(state.source)
+        elif state.digest != before.digest:
+            assert state.source is not None
+            changed_rows.append(_contact_row(tenant_id, state, now))
+            replaced.append(state.source)
+        elif state.deleted != before.deleted:
+            flag_rows.append({"b_id": cid, "b_deleted": state.deleted, "b_now": now})
+    if new_rows:
+        conn.execute(insert(contacts), new_rows)
+    where = (contacts.c.tenant_id == tenant_id, contacts.c.contact_id == bindparam("b_id"))
+    if changed_rows:
+        conn.execute(
+            update(contacts)
+            .where(*where)
+            .values(
+                doc=bindparam("b_doc"),
+                content_hash=bindparam("b_hash"),
+                is_deleted=bindparam("b_deleted"),
+                updated_at=bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_id": row["contact_id"],
+                    "b_doc": row["doc"],
+                    "b_hash": row["content_hash"],
+                    "b_deleted": row["is_deleted"],
+                    "b_now": now,
+                }
+                for row in changed_rows
+            ],
+        )
+    if flag_rows:
+        conn.execute(
+            update(contacts)
+            .where(*where)
+            .values(is_deleted=bindparam("b_deleted"), updated_at=bindparam("b_now")),
+            flag_rows,
+        )
+    _replace_memberships(conn, tenant_id, [p for p in replaced if p.contact_id in stored], replaced)
+
+
+def _contact_row(tenant_id: int, state: ContactState, now: datetime) -> dict[str, Any]:
+    assert state.source is not None
+    return {
+        "tenant_id": tenant_id,
+        "contact_id": state.source.contact_id,
+        "content_hash": state.digest,
+        "doc": state.source.document.decode(),
+        "is_deleted": state.deleted,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _replace_memberships(
+    conn: Connection, tenant_id: int, existing: list[PushedContact], replaced: list[PushedContact]
+) -> None:
+    """SPEC 4.1 full replace: a changed contact's memberships become exactly the pushed ones."""
+    ids = sorted(p.contact_id for p in existing)
+    for chunk in chunks(ids):
+        conn.execute(
+            delete(memberships).where(
+                memberships.c.tenant_id == tenant_id, memberships.c.contact_id.in_(chunk)
+            )
+        )
+    rows = [
+        {**row, "tenant_id": tenant_id, "contact_id": p.contact_id}
+        for p in replaced
+        for row in p.membership_rows
+    ]
+    if rows:
+        conn.execute(insert(memberships), rows)
+
+
+def _write_groups(
+    conn: Connection, tenant_id: int, pushed: list[PushedContact], now: datetime
+) -> None:
+    """SPEC 4.1: a group's name, type and subtype take the last pushed (non-null) value."""
+    latest: dict[str, dict[str, Any]] = {}
+    for p in pushed:
+        for entry in p.group_attributes:
+            values = latest.setdefault(entry["GroupId"], {})
+            for name in GROUP_ATTRIBUTES:
+                if entry[name] is not None:
+                    values[_GROUP_COLUMNS[name]] = entry[name]
+    if not latest:
+        return
+    query = select(groups).where(groups.c.tenant_id == tenant_id)
+    existing = {row.group_id: row for row in select_in(conn, query, groups.c.group_id, latest)}
+    new_rows, changed_rows = [], []
+    for group_id, values in latest.items():
+        row = existing.get(group_id)
+        if row is None:
+            new_rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "group_id": group_id,
+                    **dict.fromkeys(_GROUP_COLUMNS.values()),
+                    **values,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        elif any(getattr(row, column) != value for column, value in values.items()):
+            merged = {column: getattr(row, column) for column in _GROUP_COLUMNS.values()}
+            merged.update(values)
+            changed_rows.append({f"b_{k}": v for k, v in merged.items()} | {"b_id": group_id})
+    if new_rows:
+        conn.execute(insert(groups), new_rows)
+    if changed_rows:
+        conn.execute(
+            update(groups)
+            .where(groups.c.tenant_id == tenant_id, groups.c.group_id == bindparam("b_id"))
+            .values(
+                group_name=bindparam("b_group_name"),
+                group_type=bindparam("b_group_type"),
+                group_sub_type=bindparam("b_group_sub_type"),
+                updated_at=now,
+            ),
+            changed_rows,
+        )
+
+
+def _warn_unknown_references(
+    conn: Connection,
+    tenant_id: int,
+    pushed: list[PushedContact],
+    final: dict[str, ContactState],
+    report: Report,
+) -> None:
+    """SPEC 4.1: a ParentContactId or PrimaryContactContactId not known is a warning."""
+    wanted = {target for p in pushed for _, target in p.references if target not in final}
+    query = select(contacts.c.contact_id).where(
+        contacts.c.tenant_id == tenant_id, contacts.c.is_deleted.is_(False)
+    )
+    known = {row.contact_id for row in select_in(conn, query, contacts.c.contact_id, wanted)}
+    for p in pushed:
+        for path, target in p.references:
+            state = final.get(target)
+            if target in known or (state is not None and state.exists and not state.deleted):
+                continue
+            report.warn(p.index, path, f"no contact {target!r} is known")

@@ -1,0 +1,85 @@
+"""Engines for SQLite and PostgreSQL, and the write transaction every push runs in."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+
+from pushapi.config import Settings
+
+# The first key of the two-key advisory locks pushapi takes on PostgreSQL ("push" in ASCII).
+TENANT_LOCK_SPACE = 0x70757368
+
+
+def normalise_url(database_url: str) -> URL:
+    """Accept the plain `postgresql://` form of SPEC 2 and use the psycopg 3 driver for it."""
+    url = make_url(database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Create the engine for `settings.database_url` with the pragmas each engine needs."""
+    url = normalise_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings)
+    return create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_pre_ping=True,
+    )
+
+
+def _sqlite_engine(url: URL, settings: Settings) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        connect_args={"timeout": settings.busy_timeout_ms / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions are begun by us (below), so pysqlite must not begin them implicitly.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # SPEC 7: a 200 survives a power loss.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(conn: Connection) -> None:
+        # A writer takes the write lock at BEGIN, so it waits on the busy timeout instead of
+        # failing when a read lock cannot be upgraded.
+        immediate = conn.get_execution_options().get("write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: Engine, tenant_id: int) -> Iterator[Connection]:
+    """One transaction for one push: all of it commits or none of it does.
+
+    Writes of one tenant are serialised (SQLite: the database write lock; PostgreSQL: a
+    transaction-scoped advisory lock on the tenant), so concurrent pushes cannot deadlock and the
+    final state is the state of the last committed push (SPEC 7). Tenants write in parallel on
+    PostgreSQL.
+    """
+    with engine.connect().execution_options(write=True) as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :tenant)"),
+                {"space": TENANT_LOCK_SPACE, "tenant": tenant_id},
+            )
+        yield conn
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

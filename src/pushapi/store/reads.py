@@ -1,0 +1,146 @@
+"""Reading contacts and groups back (SPEC 5), always scoped to one tenant."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select
+
+from pushapi.schema.contact import CONTACT_GROUP, GROUP_ATTRIBUTES
+from pushapi.schema.values import format_datetime
+from pushapi.store.batch import select_in
+from pushapi.store.documents import load_json
+from pushapi.store.tables import contacts, groups, memberships
+from pushapi.tenants import Tenant
+
+_GROUP_COLUMNS = {
+    "GroupName": "group_name",
+    "GroupType": "group_type",
+    "GroupSubType": "group_sub_type",
+}
+
+
+def _contact_json(row: Any, group_rows: dict[str, Any]) -> dict[str, Any]:
+    document = load_json(row.doc)
+    document["ContactDetails"]["IsDeleted"] = row.is_deleted
+    entries = []
+    for entry in document["Groups"]:
+        group = group_rows.get(entry["GroupId"])
+        entries.append(
+            {
+                f.name: (
+                    (getattr(group, _GROUP_COLUMNS[f.name]) if group is not None else None)
+                    if f.name in GROUP_ATTRIBUTES
+                    else entry[f.name]
+                )
+                for f in CONTACT_GROUP.fields
+            }
+        )
+    document["Groups"] = entries
+    document["Meta"] = {
+        "CreatedAt": format_datetime(row.created_at),
+        "UpdatedAt": format_datetime(row.updated_at),
+        "IsDeleted": row.is_deleted,
+    }
+    return dict(document)
+
+
+def _group_rows(conn: Connection, tenant_id: int, rows: list[Any]) -> dict[str, Any]:
+    wanted = {entry["GroupId"] for row in rows for entry in load_json(row.doc)["Groups"]}
+    query = select(groups).where(groups.c.tenant_id == tenant_id)
+    return {group.group_id: group for group in select_in(conn, query, groups.c.group_id, wanted)}
+
+
+def get_contact(
+    conn: Connection, tenant_id: int, contact_id: str, include_deleted: bool
+) -> dict[str, Any] | None:
+    query = select(contacts).where(
+        contacts.c.tenant_id == tenant_id, contacts.c.contact_id == contact_id
+    )
+    row = conn.execute(query).first()
+    if row is None or (row.is_deleted and not include_deleted):
+        return None
+    return _contact_json(row, _group_rows(conn, tenant_id, [row]))
+
+
+def list_contacts(
+    conn: Connection,
+    tenant_id: int,
+    limit: int,
+    after: str | None,
+    modified_since: datetime | None,
+    include_deleted: bool,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of contacts in ContactId order, and the ContactId the next page starts after."""
+    query = select(contacts).where(contacts.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(contacts.c.contact_id > after)
+    if modified_since is not None:
+        query = query.where(contacts.c.updated_at >= modified_since)
+    if not include_deleted:
+        query = query.where(contacts.c.is_deleted.is_(False))
+    rows = conn.execute(query.order_by(contacts.c.contact_id).limit(limit + 1)).all()
+    page = rows[:limit]
+    group_rows = _group_rows(conn, tenant_id, page)
+    next_after = page[-1].contact_id if len(rows) > limit else None
+    return [_contact_json(row, group_rows) for row in page], next_after
+
+
+def _group_json(tenant: Tenant, row: Any) -> dict[str, Any]:
+    return {
+        "GroupId": row.group_id,
+        "GroupName": row.group_name,
+        "GroupType": row.group_type,
+        "GroupSubType": row.group_sub_type,
+        "Kind": tenant.group_kind(row.group_type),
+        "CreatedAt": format_datetime(row.created_at),
+        "UpdatedAt": format_datetime(row.updated_at),
+    }
+
+
+def list_groups(
+    conn: Connection, tenant: Tenant, limit: int, after: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    query = select(groups).where(groups.c.tenant_id == tenant.tenant_id)
+    if after is not None:
+        query = query.where(groups.c.group_id > after)
+    rows = conn.execute(query.order_by(groups.c.group_id).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_after = page[-1].group_id if len(rows) > limit else None
+    return [_group_json(tenant, row) for row in page], next_after
+
+
+def get_group(conn: Connection, tenant: Tenant, group_id: str, at: str) -> dict[str, Any] | None:
+    """A group with the memberships active at `at` (a normalised DateTime) of live contacts."""
+    row = conn.execute(
+        select(groups).where(groups.c.tenant_id == tenant.tenant_id, groups.c.group_id == group_id)
+    ).first()
+    if row is None:
+        return None
+    m = memberships.c
+    active = (
+        select(m.contact_id, m.role, m.initial_join_date, m.begin_date, m.end_date)
+        .join(
+            contacts,
+            and_(contacts.c.tenant_id == m.tenant_id, contacts.c.contact_id == m.contact_id),
+        )
+        .where(
+            m.tenant_id == tenant.tenant_id,
+            m.group_id == group_id,
+            contacts.c.is_deleted.is_(False),
+            # SPEC 4.1: active when BeginDate is null or <= t, and EndDate is null or > t.
+            or_(m.begin_date.is_(None), m.begin_date <= at),
+            or_(m.end_date.is_(None), m.end_date > at),
+        )
+        .order_by(m.contact_id, m.position)
+    )
+    members = [
+        {
+            "ContactId": member.contact_id,
+            "Role": member.role,
+            "InitialJoinDate": member.initial_join_date,
+            "BeginDate": member.begin_date,
+            "EndDate": member.end_date,
+        }
+        for member in conn.execute(active)
+    ]
+    return {**_group_json(tenant, row), "ActiveAt": at, "ActiveMembers": members}

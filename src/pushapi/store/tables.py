@@ -1,0 +1,141 @@
+"""The tables. Every primary key starts with `tenant_id` (SPEC 7), so the schema distributes by
+tenant and no query needs to cross tenants.
+
+A contact is stored as one row holding its normalised document (what the read API returns) and a
+hash of it, so an identical re-push is detected without reading or writing the document. Group
+memberships are also kept as rows, because group reads ask "who is in this group".
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back as an aware UTC datetime."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        return dialect.type_descriptor(DateTime(timezone=dialect.name != "sqlite"))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(256)
+TEXT = String(4000)
+DATE_TEXT = String(24)  # a normalised DateTime, yyyy-MM-ddTHH:mm:ss.fffZ; sorts as it compares
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True, autoincrement=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("platform", String(32), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("community_group_types", Text, nullable=False),  # JSON array of GroupType values
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    Index("ix_api_keys_key_id", "key_id", unique=True),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("contact_id", ID, primary_key=True),
+    Column("content_hash", String(32), nullable=False),
+    Column("doc", Text, nullable=False),
+    Column("is_deleted", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_contacts_tenant_id_updated_at", "tenant_id", "updated_at"),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("group_id", ID, primary_key=True),
+    Column("group_name", TEXT),
+    Column("group_type", TEXT),
+    Column("group_sub_type", TEXT),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("contact_id", ID, primary_key=True),
+    Column("position", Integer, primary_key=True),  # index in the contact's Groups array
+    Column("group_id", ID, nullable=False),
+    Column("role", TEXT),
+    Column("initial_join_date", DATE_TEXT),
+    Column("begin_date", DATE_TEXT),
+    Column("end_date", DATE_TEXT),
+    Index("ix_memberships_tenant_id_group_id", "tenant_id", "group_id"),
+)
+
+push_log = Table(
+    "push_log",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("request_id", String(32), primary_key=True),  # time-ordered: newest sorts last
+    Column("endpoint", String(32), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("key_id", String(32)),
+    Column("status", Integer, nullable=False),
+    Column("received", Integer, nullable=False),
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("deleted", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("warning_count", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: error code, message, capped warnings/errors
+    Column("duration_ms", Float, nullable=False),
+)

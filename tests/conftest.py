@@ -52,7 +52,9 @@ def _postgres_admin() -> psycopg.Connection[Any]:
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A brand-new, empty database for this test session, dropped afterwards."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'pushapi.db'}"

@@ -98,7 +98,7 @@ def _memberships(
             )
         last_position[key] = position
         pushed.group_attributes.append(entry)
-    kept = []
+    kept: list[Record] = []
     for position, entry in enumerate(entries):
         if last_position[(entry["GroupId"], entry["Role"])] != position:
             continue

@@ -1,5 +1,6 @@
 """Reading contacts and groups back (SPEC 5), always scoped to one tenant."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ def _contact_json(row: Any, group_rows: dict[str, Any]) -> dict[str, Any]:
     return dict(document)
 
 
-def _group_rows(conn: Connection, tenant_id: int, rows: list[Any]) -> dict[str, Any]:
+def _group_rows(conn: Connection, tenant_id: int, rows: Sequence[Any]) -> dict[str, Any]:
     wanted = {entry["GroupId"] for row in rows for entry in load_json(row.doc)["Groups"]}
     query = select(groups).where(groups.c.tenant_id == tenant_id)
     return {group.group_id: group for group in select_in(conn, query, groups.c.group_id, wanted)}

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from decimal import Decimal
 
-from pushapi.schema.fields import Field, Need, ObjectSchema, Record, Rule
+from pushapi.schema.fields import Field, Need, ObjectSchema, Record, Rule, dates_in_order
 from pushapi.schema.values import LONG_TEXT_MAX_LENGTH, Kind
 
 ID, STR, INT, BOOL, DEC, DT = (
@@ -26,16 +26,6 @@ def _names_required(details: Record) -> Iterator[tuple[str, str]]:
             yield "OrganizationName", "required when IsOrganization is true"
     elif details["FirstName"] is None and details["LastName"] is None:
         yield "FirstName", "FirstName or LastName is required when IsOrganization is false"
-
-
-def _dates_in_order(begin: str, end: str) -> Rule:
-    """A rule: `end` may not come before `begin` (DateTimes are normalised, so text order works)."""
-
-    def rule(record: Record) -> Iterator[tuple[str, str]]:
-        if record[begin] is not None and record[end] is not None and record[end] < record[begin]:
-            yield end, f"{end} is before {begin}"
-
-    return rule
 
 
 CONTACT_DETAILS = ObjectSchema(
@@ -77,7 +67,12 @@ CONTACT_DETAILS = ObjectSchema(
         Field("IsDeleted", BOOL, doc="Soft delete; when true only ContactId is required"),
     ),
     doc="The contact's own fields",
-    rules=(_names_required,),
+    rules=(
+        Rule(
+            ("IsDeleted", "IsOrganization", "OrganizationName", "FirstName", "LastName"),
+            _names_required,
+        ),
+    ),
     deletion_field="IsDeleted",
 )
 
@@ -94,7 +89,7 @@ CONTACT_GROUP = ObjectSchema(
         Field("Role", STR, doc="The contact's role in the group; with GroupId it identifies"),
     ),
     doc="A membership of the contact in a community or security group",
-    rules=(_dates_in_order("BeginDate", "EndDate"),),
+    rules=(dates_in_order("BeginDate", "EndDate"),),
 )
 
 CONTACT_ADDRESS = ObjectSchema(
@@ -163,7 +158,7 @@ CONTACT_EDUCATION = ObjectSchema(
         Field("GraduationDate", DT),
     ),
     doc="One entry of the contact's education",
-    rules=(_dates_in_order("StartDate", "EndDate"),),
+    rules=(dates_in_order("StartDate", "EndDate"),),
 )
 
 CONTACT_JOB = ObjectSchema(
@@ -176,7 +171,7 @@ CONTACT_JOB = ObjectSchema(
         Field("IsCurrent", BOOL),
     ),
     doc="One position in the contact's job history",
-    rules=(_dates_in_order("StartDate", "EndDate"),),
+    rules=(dates_in_order("StartDate", "EndDate"),),
 )
 
 CONTACT_ORDER = ObjectSchema(

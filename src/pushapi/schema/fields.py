@@ -19,6 +19,7 @@ from pushapi.schema.values import (
     Kind,
     NaiveDateTime,
     ValueProblem,
+    describe_json,
     parse_bool,
     parse_datetime,
     parse_decimal,
@@ -29,8 +30,26 @@ from pushapi.schema.values import (
 )
 
 Record = dict[str, Any]
-# A rule that involves several fields: yields (field name, message) for each problem it finds.
-Rule = Callable[[Record], Iterable[tuple[str, str]]]
+# A check that involves several fields: yields (field name, message) for each problem it finds.
+Check = Callable[[Record], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check over several fields, run when none of the fields it reads failed to parse."""
+
+    reads: tuple[str, ...]
+    check: Check
+
+
+def dates_in_order(begin: str, end: str) -> Rule:
+    """A rule: `end` may not come before `begin` (DateTimes are normalised, so text order works)."""
+
+    def check(record: Record) -> Iterator[tuple[str, str]]:
+        if record[begin] is not None and record[end] is not None and record[end] < record[begin]:
+            yield end, f"{end} is before {begin}"
+
+    return Rule((begin, end), check)
 
 
 class Need(Enum):
@@ -53,12 +72,14 @@ class Field:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     item: "ObjectSchema | None" = None
+    length_limit: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def length_limit(self) -> int:
+    def __post_init__(self) -> None:
         if self.max_length is not None:
-            return self.max_length
-        return ID_MAX_LENGTH if self.kind is Kind.ID else STRING_MAX_LENGTH
+            limit = self.max_length
+        else:
+            limit = ID_MAX_LENGTH if self.kind is Kind.ID else STRING_MAX_LENGTH
+        object.__setattr__(self, "length_limit", limit)
 
     def parse_scalar(self, raw: Any) -> Any:
         """Read a non-null raw value of a scalar field; raise ValueProblem when it is wrong."""
@@ -97,6 +118,9 @@ class ObjectSchema:
     rules: tuple[Rule, ...] = ()
     deletion_field: str | None = None
     lookup: dict[str, Field] = field(init=False, repr=False, compare=False)
+    # Derived once, for the parser's inner loop: an empty record to copy, the required fields.
+    empty_record: Record = field(init=False, repr=False, compare=False)
+    needed: tuple[Field, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lookup: dict[str, Field] = {}
@@ -104,6 +128,9 @@ class ObjectSchema:
             lookup[f.name] = f
             lookup[f.name.lower()] = f
         object.__setattr__(self, "lookup", lookup)
+        object.__setattr__(self, "empty_record", dict.fromkeys(f.name for f in self.fields))
+        needed = tuple(f for f in self.fields if f.need is not Need.OPTIONAL)
+        object.__setattr__(self, "needed", needed)
 
     def __getitem__(self, name: str) -> Field:
         return self.lookup[name]
@@ -127,8 +154,27 @@ class Report:
         self.warnings.append(Issue(index, path, message))
 
 
+# Normalised DateTimes by their pushed text: real pushes repeat the same dates over and over.
+# Only zoned values are kept (a zoneless one must warn each time); the cache is bounded.
+_DATETIME_CACHE: dict[str, str] = {}
+_DATETIME_CACHE_SIZE = 50_000
+
+
+def _remember_datetime(raw: str, normalised: str) -> None:
+    if len(_DATETIME_CACHE) >= _DATETIME_CACHE_SIZE:
+        _DATETIME_CACHE.clear()
+    _DATETIME_CACHE[raw] = normalised
+
+
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def _shown_key(key: str) -> str:
+    """A pushed property name as it can be echoed in a path (a lone surrogate is escaped)."""
+    if not key:
+        return '""'  # an empty name would leave a path that points at the object itself
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def parse_object(
@@ -141,39 +187,65 @@ def parse_object(
     """
     if type(raw) is not dict:
         where = prefix or "(record)"
-        report.error(index, where, f"expected a {schema.name} object")
+        report.error(index, where, f"expected a {schema.name} object, got {describe_json(raw)}")
         return None
-    record: Record = dict.fromkeys(f.name for f in schema.fields)
+    record: Record = schema.empty_record.copy()
     failed: set[str] = set()
     lookup = schema.lookup
     for key, value in raw.items():
         spec = lookup.get(key) or lookup.get(key.lower())
         if spec is None:
-            report.warn(index, _join(prefix, key), f"unknown property of {schema.name}; ignored")
+            path = _join(prefix, _shown_key(key))
+            report.warn(index, path, f"unknown property of {schema.name}; ignored")
             continue
         if value is None:
             continue
         kind = spec.kind
-        if kind is Kind.OBJECT:
+        # Fast paths for the values almost every push holds; anything else takes the full
+        # parser below, which decides exactly as these do.
+        if kind is Kind.STRING or kind is Kind.ID:
+            if (
+                type(value) is str
+                and 0 < len(value) <= spec.length_limit
+                and value.isascii()
+                and not value.isspace()
+                and "\x00" not in value
+            ):
+                record[spec.name] = value
+                continue
+        elif kind is Kind.BOOL:
+            if value is True or value is False:
+                record[spec.name] = value
+                continue
+        elif kind is Kind.DATETIME:
+            if type(value) is str:
+                cached = _DATETIME_CACHE.get(value)
+                if cached is not None:
+                    record[spec.name] = cached
+                    continue
+        elif kind is Kind.OBJECT:
             assert spec.item is not None
             record[spec.name] = parse_object(
                 spec.item, value, index, _join(prefix, spec.name), report
             )
+            if record[spec.name] is None:
+                failed.add(spec.name)  # reported as the wrong type; not also as missing
+            continue
         elif kind is Kind.OBJECT_LIST:
             record[spec.name] = _parse_object_list(spec, value, index, prefix, report)
-        else:
-            try:
-                parsed = spec.parse_scalar(value)
-            except ValueProblem as problem:
-                report.error(index, _join(prefix, spec.name), str(problem))
-                failed.add(spec.name)
-                continue
-            if type(parsed) is NaiveDateTime:
-                report.warn(
-                    index, _join(prefix, spec.name), "DateTime without a zone; taken as UTC"
-                )
-                parsed = str(parsed)
-            record[spec.name] = parsed
+            continue
+        try:
+            parsed = spec.parse_scalar(value)
+        except ValueProblem as problem:
+            report.error(index, _join(prefix, spec.name), str(problem))
+            failed.add(spec.name)
+            continue
+        if type(parsed) is NaiveDateTime:
+            report.warn(index, _join(prefix, spec.name), "DateTime without a zone; taken as UTC")
+            parsed = str(parsed)
+        elif kind is Kind.DATETIME and parsed is not None:
+            _remember_datetime(value, parsed)
+        record[spec.name] = parsed
     _check_requirements(schema, record, failed, index, prefix, report)
     return record
 
@@ -184,7 +256,8 @@ def _parse_object_list(
     path = _join(prefix, spec.name)
     assert spec.item is not None
     if type(value) is not list:
-        report.error(index, path, f"expected an array of {spec.item.name} objects")
+        got = describe_json(value)
+        report.error(index, path, f"expected an array of {spec.item.name} objects, got {got}")
         return []
     items = []
     for position, entry in enumerate(value):
@@ -203,16 +276,17 @@ def _check_requirements(
     report: Report,
 ) -> None:
     deleting = schema.is_deletion(record)
-    for f in schema.fields:
-        if record[f.name] is not None or f.need is Need.OPTIONAL or f.name in failed:
+    for f in schema.needed:
+        if record[f.name] is not None or f.name in failed:
             continue
         if f.need is Need.REQUIRED_UNLESS_DELETED and deleting:
             continue
         report.error(index, _join(prefix, f.name), f"required {f.kind.value} is missing or blank")
-    if failed:
-        return  # rules that involve several fields are only meaningful on well-formed values
     for rule in schema.rules:
-        for name, message in rule(record):
+        # A rule over a value that failed to parse would judge a value that is not there.
+        if failed and not failed.isdisjoint(rule.reads):
+            continue
+        for name, message in rule.check(record):
             report.error(index, _join(prefix, name), message)
 
 

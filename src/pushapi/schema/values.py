@@ -39,20 +39,24 @@ STRING_MAX_LENGTH = 4000
 LONG_TEXT_MAX_LENGTH = 65535
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 DECIMAL_MAX_DIGITS = 38
+MAX_OFFSET_MINUTES = 14 * 60  # .NET's DateTimeOffset takes offsets from -14:00 to +14:00
 DATETIME_FORMATS = (
     "yyyy-MM-ddTHH:mm:ss.fffZ or yyyy-MM-ddTHH:mm:ss.fffzzz (0-7 fractional digits), "
     "or a date yyyy-MM-dd"
 )
 
+# re.ASCII: a bare \d also matches the digits of other scripts ("٢٠٢٣"), which int() accepts.
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?"
+    r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?",
+    re.ASCII,
 )
-_INTEGER = re.compile(r"[+-]?\d+")
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
-def _describe(raw: Any) -> str:
+def describe_json(raw: Any) -> str:
+    """Name the JSON type of a raw value for a message: "a number", "an array", ..."""
     if isinstance(raw, bool):
         return "a boolean"
     if isinstance(raw, int | float | Decimal):
@@ -66,14 +70,29 @@ def _describe(raw: Any) -> str:
     return type(raw).__name__
 
 
+def _is_unicode_text(text: str) -> bool:
+    """False when `text` holds a lone surrogate, which JSON's \\ud800 escapes can produce."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_string(raw: Any, max_length: int) -> str | None:
     """A JSON string of at most `max_length` characters; blank means none."""
     if type(raw) is not str:
-        raise ValueProblem(f"expected a string, got {_describe(raw)}")
+        raise ValueProblem(f"expected a string, got {describe_json(raw)}")
     if not raw or raw.isspace():
         return None
     if len(raw) > max_length:
         raise ValueProblem(f"expected at most {max_length} characters, got {len(raw)}")
+    # JSON can escape both, but neither can be stored: PostgreSQL text refuses NUL and a lone
+    # surrogate is not Unicode. Refused here, they are a 400 naming the field, not a 500 later.
+    if "\x00" in raw:
+        raise ValueProblem("expected text without NUL (\\u0000) characters")
+    if not raw.isascii() and not _is_unicode_text(raw):
+        raise ValueProblem("expected Unicode text, got a lone surrogate (\\ud800-\\udfff)")
     return raw
 
 
@@ -84,22 +103,24 @@ def parse_id(raw: Any) -> str | None:
 
 def parse_int(raw: Any) -> int | None:
     """A JSON integer or an integer string, within the 32-bit range of the reference."""
+    value: int | Decimal
     if type(raw) is int:
         value = raw
     elif type(raw) is Decimal and raw.is_finite() and raw == raw.to_integral_value():
-        value = int(raw)
+        value = raw  # a JSON number with a fraction or exponent that is integral: 62.0, 1e3
     elif type(raw) is str:
         text = raw.strip()
         if not text:
             return None
         if not _INTEGER.fullmatch(text):
             raise ValueProblem(f"expected an integer, got the string {raw[:40]!r}")
-        value = int(text)
+        value = Decimal(text)  # not int(text), which refuses strings of over 4300 digits
     else:
-        raise ValueProblem(f"expected an integer, got {_describe(raw)}")
+        raise ValueProblem(f"expected an integer, got {describe_json(raw)}")
+    # The range is checked before int(), which would build a huge integer from 1e999999999.
     if not INT_MIN <= value <= INT_MAX:
         raise ValueProblem(f"expected an integer from {INT_MIN} to {INT_MAX}")
-    return value
+    return int(value)
 
 
 def parse_bool(raw: Any) -> bool | None:
@@ -115,7 +136,7 @@ def parse_bool(raw: Any) -> bool | None:
         if not text:
             return None
         raise ValueProblem(f"expected true or false, got the string {raw[:40]!r}")
-    raise ValueProblem(f"expected true or false, got {_describe(raw)}")
+    raise ValueProblem(f"expected true or false, got {describe_json(raw)}")
 
 
 def parse_decimal(raw: Any) -> Decimal | None:
@@ -132,7 +153,11 @@ def parse_decimal(raw: Any) -> Decimal | None:
             raise ValueProblem(f"expected a decimal number, got the string {raw[:40]!r}")
         value = Decimal(text)
     else:
-        raise ValueProblem(f"expected a decimal number, got {_describe(raw)}")
+        raise ValueProblem(f"expected a decimal number, got {describe_json(raw)}")
+    if not value.is_finite():
+        raise ValueProblem(f"expected a finite decimal number, got {value}")
+    if value.is_zero():
+        return value  # 0e100 is zero, not a number of 100 digits
     digits = value.as_tuple().digits
     if len(digits) > DECIMAL_MAX_DIGITS or abs(value.adjusted()) > DECIMAL_MAX_DIGITS:
         raise ValueProblem(f"expected a decimal of at most {DECIMAL_MAX_DIGITS} digits")
@@ -142,7 +167,11 @@ def parse_decimal(raw: Any) -> Decimal | None:
 def format_datetime(moment: datetime) -> str:
     """Format an aware datetime as the API reads it back: UTC `yyyy-MM-ddTHH:mm:ss.fffZ`."""
     utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # Not strftime("%Y"), which glibc writes as "1" for the year 1, not "0001".
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_datetime(raw: Any) -> str | None:
@@ -153,7 +182,9 @@ def parse_datetime(raw: Any) -> str | None:
     comes back as a `NaiveDateTime`, for which the caller warns.
     """
     if type(raw) is not str:
-        raise ValueProblem(f"expected a DateTime string ({DATETIME_FORMATS}), got {_describe(raw)}")
+        raise ValueProblem(
+            f"expected a DateTime string ({DATETIME_FORMATS}), got {describe_json(raw)}"
+        )
     if not raw or raw.isspace():
         return None
     match = _DATETIME.fullmatch(raw)
@@ -162,14 +193,14 @@ def parse_datetime(raw: Any) -> str | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         if hour is None:
-            return f"{datetime(int(year), int(month), int(day)):%Y-%m-%d}T00:00:00.000Z"
+            return format_datetime(datetime(int(year), int(month), int(day), tzinfo=UTC))
         millis = int((fraction or "0").ljust(3, "0")[:3])
         if zone is None or zone in "Zz":
             tz = UTC
         else:
             sign = -1 if zone[0] == "-" else 1
             hours, minutes = int(zone[1:3]), int(zone[4:6])
-            if hours > 14 or minutes > 59:
+            if minutes > 59 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
                 raise ValueError("offset out of range")
             tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
         moment = datetime(
@@ -178,14 +209,17 @@ def parse_datetime(raw: Any) -> str | None:
         )  # fmt: skip
         text = format_datetime(moment)
     except (ValueError, OverflowError):
-        raise ValueProblem(f"not a real date and time: {raw[:40]!r}") from None
+        # SPEC 3.1: every refused DateTime is answered with the accepted formats.
+        raise ValueProblem(
+            f"not a real date and time: {raw[:40]!r}; expected {DATETIME_FORMATS}"
+        ) from None
     return NaiveDateTime(text) if zone is None else text
 
 
 def parse_id_list(raw: Any) -> list[str]:
     """A JSON array of ids (blank or null entries are problems, not silently dropped)."""
     if type(raw) is not list:
-        raise ValueProblem(f"expected an array of ids, got {_describe(raw)}")
+        raise ValueProblem(f"expected an array of ids, got {describe_json(raw)}")
     ids: list[str] = []
     for position, item in enumerate(raw):
         try:

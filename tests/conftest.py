@@ -51,6 +51,51 @@ def _postgres_admin() -> psycopg.Connection[Any]:
     )
 
 
+_postgres_skipped: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_POSTGRES and "postgresql" not in ENGINES:
+        raise pytest.UsageError(
+            "PUSHAPI_REQUIRE_POSTGRES=1 but PUSHAPI_TEST_ENGINES leaves PostgreSQL out"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once, at the end, that the PostgreSQL half of the suite did not run, and why."""
+    if _postgres_skipped:
+        terminalreporter.write_sep("=", "PostgreSQL tests were SKIPPED", yellow=True, bold=True)
+        terminalreporter.write_line(_postgres_skipped[0])
+        terminalreporter.write_line(
+            "Only SQLite was tested. Start PostgreSQL or set PUSHAPI_TEST_POSTGRES_URL "
+            "(e.g. postgresql://postgres@127.0.0.1:5432/postgres); CI sets "
+            "PUSHAPI_REQUIRE_POSTGRES=1 so that this fails instead."
+        )
+
+
+def _create_postgres_database(prefix: str) -> str:
+    """A new, empty PostgreSQL database; skipped (or failed, in CI) when PostgreSQL is away."""
+    try:
+        admin = _postgres_admin()
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).split())
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {reason}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        if not _postgres_skipped:
+            _postgres_skipped.append(message)
+        pytest.skip(message + " (PostgreSQL tests skipped)")
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    with _postgres_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -59,20 +104,25 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'pushapi.db'}"
         return
-    try:
-        admin = _postgres_admin()
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}".strip()
-        if REQUIRE_POSTGRES:
-            pytest.fail(message)
-        pytest.skip(message + " (PostgreSQL tests skipped)")
-    name = f"pushapi_test_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = make_url(POSTGRES_ADMIN_URL)
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with _postgres_admin() as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = _create_postgres_database("pushapi_test")
+    yield url
+    _drop_postgres_database(url)
+
+
+@pytest.fixture
+def make_empty_database(engine_name: str, tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Make brand-new databases without any schema, of the session's engine (for migrations)."""
+    made: list[str] = []
+
+    def make() -> str:
+        if engine_name == "sqlite":
+            return f"sqlite:///{tmp_path / f'empty-{secrets.token_hex(4)}.db'}"
+        made.append(_create_postgres_database("pushapi_empty"))
+        return made[-1]
+
+    yield make
+    for url in made:
+        _drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -212,14 +262,14 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
     def start(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
         port = free_port()
         log_path = tmp_path / f"server-{port}.log"
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pushapi", "serve", "--port", str(port),
-             "--database-url", database_url, *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-        )  # fmt: skip
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pushapi", "serve", "--port", str(port),
+                 "--database-url", database_url, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )  # fmt: skip
         server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
         started.append(server)
         deadline = time.monotonic() + timeout

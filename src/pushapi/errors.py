@@ -1,13 +1,18 @@
 """The one error shape of the API, and the exceptions that produce it.
 
-ApiError                      -> {"error": code, "message": ..., "requestId": ...}
+Every error body is `{"error": code, "message": ..., "requestId": ...}`, built by `error_body`
+(validation_failed adds "errors": [Issue, ...]). Class, status and code:
+
+ApiError                      500 internal_error (what an unexpected failure answers)
+  +-- InvalidBody             400 invalid_body
+  +-- ValidationFailed        400 validation_failed (with "errors": every Issue found)
+  +-- InvalidParameter        400 invalid_parameter
   +-- Unauthorized            401 unauthorized
   +-- NotSupportedForPlatform 403 not_supported_for_platform
   +-- NotFound                404 not_found
-  +-- UnsupportedMediaType    415 unsupported_media_type
+  +-- MethodNotAllowed        405 method_not_allowed
   +-- PayloadTooLarge         413 payload_too_large
-  +-- InvalidBody             400 invalid_body
-  +-- ValidationFailed        400 validation_failed (with "errors": [Issue, ...])
+  +-- UnsupportedMediaType    415 unsupported_media_type
   +-- MisdirectedRegion       421 wrong_region
   +-- RateLimited             429 rate_limited (with Retry-After)
 """

@@ -37,13 +37,12 @@ def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None or cursor == "":
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        (position,) = orjson.loads(raw)
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidParameter("cursor: not a cursor returned by this API") from None
-    if not isinstance(position, str):
+        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        decoded = None
+    if not (isinstance(decoded, list) and len(decoded) == 1 and isinstance(decoded[0], str)):
         raise InvalidParameter("cursor: not a cursor returned by this API")
-    return position
+    return decoded[0]
 
 
 def page(items: list[Any], next_position: str | None) -> Response:

@@ -1,0 +1,306 @@
+"""Operations (SPEC 6): /healthz, /metrics, /openapi.json, /docs and the structured logs."""
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert, select
+
+import pushapi.store.contacts
+from pushapi.logs import ACCESS_LOGGER, JsonLineFormatter
+from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.schema.contact import CONTACT_DETAILS, CONTACT_INFO
+from pushapi.schema.fields import Need, walk
+from pushapi.store.tables import contacts
+
+PUSH = "/v2/contactinfo"
+DISTINCTIVE = "Wolfeschlegel"  # a contact value that must never reach a log line
+SERVER_LOG_HANDLE = pytest.mark.filterwarnings(
+    # conftest's start_server leaves its handle on the server's log file open; only that is ignored.
+    "ignore:Exception ignored in. <_io.FileIO name='[^']*server-\\d+[.]log'"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+def contact(contact_id: str, **details: Any) -> dict[str, Any]:
+    return {"ContactDetails": {"ContactId": contact_id, "LastName": "Ops", **details}}
+
+
+def distinctive_contact(contact_id: str) -> dict[str, Any]:
+    return {
+        "ContactDetails": {"ContactId": contact_id, "FirstName": DISTINCTIVE, "LastName": "Ops"},
+        "EmailAddresses": [{"EmailAddress": f"{DISTINCTIVE.lower()}@example.org"}],
+        "Addresses": [{"City": f"{DISTINCTIVE}burg"}],
+    }
+
+
+# -- /healthz --------------------------------------------------------------------------------
+
+
+def test_healthz_answers_200_ok_without_authentication(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["status"] == "ok"
+    assert response.headers["x-request-id"]
+
+
+def test_healthz_answers_503_json_when_database_is_unreachable(make_client, engine_name, tmp_path):
+    if engine_name == "sqlite":
+        unreachable = f"sqlite:///{tmp_path / 'no' / 'such' / 'directory' / 'pushapi.db'}"
+    else:  # nothing listens on port 1
+        unreachable = "postgresql://postgres@127.0.0.1:1/pushapi_nowhere"
+    response = make_client(database_url=unreachable).get("/healthz")
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["status"] != "ok"
+    assert response.headers["x-request-id"]
+    assert "directory" not in response.text and "pushapi_nowhere" not in response.text
+
+
+# -- /metrics --------------------------------------------------------------------------------
+
+
+def samples(client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of /metrics by name and labels (parsed as Prometheus text)."""
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    found = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def delta(before: dict, after: dict, name: str, **labels: str) -> float:
+    key = (name, frozenset(labels.items()))
+    return after.get(key, 0.0) - before.get(key, 0.0)
+
+
+def test_metrics_count_requests_latency_and_records_by_outcome_per_endpoint(make_client, tenant):
+    app_client = make_client()
+    seeded = app_client.post(PUSH, json=[contact("a"), contact("b")], headers=tenant.headers)
+    assert seeded.status_code == 200
+    before = samples(app_client)
+    deletion = {"ContactDetails": {"ContactId": "a", "IsDeleted": True}}
+    mixed = [contact("a", FirstName="New"), contact("b"), deletion, contact("c"), contact("d")]
+    assert app_client.post(PUSH, json=mixed, headers=tenant.headers).status_code == 200
+    invalid = [contact("e"), contact("f"), {"ContactDetails": {}}]
+    assert app_client.post(PUSH, json=invalid, headers=tenant.headers).status_code == 400
+    after = samples(app_client)
+
+    records = "pushapi_push_records_total"
+    outcomes = {
+        outcome: delta(before, after, records, endpoint="contactinfo", outcome=outcome)
+        for outcome in ("created", "updated", "deleted", "unchanged", "rejected")
+    }
+    assert outcomes == {"created": 2, "updated": 1, "deleted": 1, "unchanged": 1, "rejected": 3}
+
+    requests = "pushapi_http_requests_total"
+    labels = {"endpoint": PUSH, "method": "POST"}
+    assert delta(before, after, requests, **labels, status="200") == 1
+    assert delta(before, after, requests, **labels, status="400") == 1
+
+    histogram = "pushapi_http_request_duration_seconds"
+    assert delta(before, after, f"{histogram}_count", endpoint=PUSH) == 2
+    assert delta(before, after, f"{histogram}_sum", endpoint=PUSH) > 0
+    buckets = sorted(
+        (float(dict(key[1])["le"]), value)
+        for key, value in after.items()
+        if key[0] == f"{histogram}_bucket" and dict(key[1]).get("endpoint") == PUSH
+    )
+    assert len(buckets) > 5
+    assert [value for _, value in buckets] == sorted(value for _, value in buckets)
+    count = after[(f"{histogram}_count", frozenset({"endpoint": PUSH}.items()))]
+    assert buckets[-1] == (float("inf"), count)
+
+
+def test_metrics_label_requests_by_route_not_by_raw_path(make_client, tenant):
+    app_client = make_client()
+    for contact_id in ("x1", "x2"):
+        app_client.get(f"/v2/contacts/{contact_id}", headers=tenant.headers)
+    text = app_client.get("/metrics").text
+    assert 'endpoint="/v2/contacts/{' in text
+    assert "x1" not in text and "x2" not in text
+
+
+# -- /openapi.json and /docs -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(app: Any) -> dict[str, Any]:
+    with TestClient(app) as test_client:
+        response = test_client.get("/openapi.json")
+    assert response.status_code == 200
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_openapi_has_every_push_endpoint_with_its_object_as_body(openapi):
+    assert PUSH_ENDPOINTS
+    for endpoint in PUSH_ENDPOINTS:
+        operation = openapi["paths"][f"/v2/{endpoint.name}"]["post"]
+        for media_type in ("application/json", "text/json"):
+            body = operation["requestBody"]["content"][media_type]["schema"]
+            assert body["type"] == "array"
+            assert body["items"]["$ref"] == f"#/components/schemas/{endpoint.schema.name}"
+        for status in ("200", "400", "401", "413", "415", "429", "500"):
+            assert status in operation["responses"], (endpoint.name, status)
+        for path, methods in openapi["paths"].items():
+            if path == f"/v2/{endpoint.name}":
+                assert set(methods) == {"post"}
+
+
+def test_openapi_contactinfo_components_are_derived_from_the_field_tables(openapi):
+    schemas = openapi["components"]["schemas"]
+    details = schemas[CONTACT_DETAILS.name]["properties"]
+    assert list(details) == [field.name for field in CONTACT_DETAILS.fields]
+    assert list(schemas["ContactInfo"]["properties"]) == [f.name for f in CONTACT_INFO.fields]
+    for schema in walk(CONTACT_INFO):
+        component = schemas[schema.name]
+        assert list(component["properties"]) == [f.name for f in schema.fields], schema.name
+        required = [f.name for f in schema.fields if f.need is Need.REQUIRED]
+        assert component.get("required", []) == required, schema.name
+
+
+def test_openapi_documents_the_error_shape_and_the_api_key_header(openapi):
+    error = openapi["components"]["schemas"]["Error"]
+    assert {"error", "message", "requestId", "errors"} <= set(error["properties"])
+    schemes = openapi["components"]["securitySchemes"].values()
+    assert {"type": "apiKey", "in": "header", "name": "ApiKey"}.items() <= next(
+        iter(schemes)
+    ).items()
+    for path in ("/healthz", "/metrics", "/v2/pushes", "/v2/pushes/{request_id}"):
+        assert path in openapi["paths"], path
+
+
+def test_docs_answer_html_pointing_at_the_openapi_document(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+    assert "swagger" in response.text.lower()
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+class LineCollector(logging.Handler):
+    """Collect the lines pushapi's loggers write, formatted as in production."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonLineFormatter())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def records(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LineCollector]:
+    collector = LineCollector()
+    logger = logging.getLogger("pushapi")
+    logger.addHandler(collector)
+    yield collector
+    logger.removeHandler(collector)
+
+
+def access_lines(records: list[dict[str, Any]], request_id: str) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in records
+        if r["logger"] == ACCESS_LOGGER
+        and r.get("request_id") == request_id
+        and r["message"] == "request"
+    ]
+
+
+def test_one_structured_log_line_per_request_without_key_or_contact_data(client, tenant, log_lines):
+    bogus_key = "pk_0123456789ab_" + "Z" * 32
+    invalid = [distinctive_contact("bad"), {"ContactDetails": {"ContactId": "x", "Age": "old"}}]
+    answers = {
+        "accepted": client.post(PUSH, json=[distinctive_contact("c1")], headers=tenant.headers),
+        "invalid": client.post(PUSH, json=invalid, headers=tenant.headers),
+        "unauthorized": client.post(
+            PUSH, json=[distinctive_contact("c2")], headers={**tenant.headers, "ApiKey": bogus_key}
+        ),
+        "read": client.get("/v2/contacts/c1", headers=tenant.headers),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 400, 401, 200]
+    assert DISTINCTIVE in answers["read"].text  # the data was there to leak
+    records = log_lines.records()
+    for name, answer in answers.items():
+        (line,) = access_lines(records, answer.headers["x-request-id"])
+        assert line["status"] == answer.status_code, name
+        assert line["tenant"] == (None if name == "unauthorized" else tenant.code), name
+        # The route template, never the raw path (which holds a ContactId).
+        expected = "/v2/contacts/{" if name == "read" else PUSH
+        assert line["endpoint"].startswith(expected), line
+        assert isinstance(line["duration_ms"], int | float) and line["duration_ms"] >= 0
+    for line in log_lines.lines:
+        for secret in (
+            tenant.api_key,
+            bogus_key,
+            tenant.api_key.split("_")[-1],
+            DISTINCTIVE,
+            DISTINCTIVE.lower(),
+        ):
+            assert secret not in line
+
+
+def test_unexpected_failure_is_logged_without_contact_data(client, tenant, log_lines, monkeypatch):
+    def insert_again(conn, tenant_id, pushed, now):
+        # A real database error whose statement parameters hold the pushed documents.
+        rows = conn.execute(select(contacts).where(contacts.c.tenant_id == tenant_id)).all()
+        conn.execute(insert(contacts), [row._asdict() for row in rows])
+
+    monkeypatch.setattr(pushapi.store.contacts, "_write_groups", insert_again)
+    response = client.post(PUSH, json=[distinctive_contact("c1")], headers=tenant.headers)
+    assert response.status_code == 500
+    request_id = response.headers["x-request-id"]
+    for line in log_lines.lines:
+        assert DISTINCTIVE not in line and DISTINCTIVE.lower() not in line
+        assert tenant.api_key not in line
+    lines = [r for r in log_lines.records() if r.get("request_id") == request_id]
+    failures = [r for r in lines if r["level"] == "error"]
+    # Operators still see what failed and where.
+    assert failures and "IntegrityError" in failures[0]["exception_type"]
+    assert "Traceback" in failures[0]["exception"] and "insert_again" in failures[0]["exception"]
+    assert len(access_lines(lines, request_id)) == 1
+
+
+@SERVER_LOG_HANDLE
+def test_server_process_logs_json_lines_without_key_or_contact_data(start_server, tenant):
+    server = start_server()
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        accepted = http.post(PUSH, json=[distinctive_contact("c1")], headers=tenant.headers)
+        refused = http.post(
+            PUSH,
+            json=[distinctive_contact("c2")],
+            headers={**tenant.headers, "ApiKey": tenant.api_key + "x"},
+        )
+        read = http.get("/v2/contacts/c1", headers=tenant.headers)
+    assert (accepted.status_code, refused.status_code, read.status_code) == (200, 401, 200)
+    server.stop()
+    text = server.log_path.read_text()
+    # The file holds stdout too, where `serve` prints where it listens.
+    lines = [line for line in text.splitlines() if not line.startswith("pushapi: serving on")]
+    records = [orjson.loads(line) for line in lines if line.strip()]
+    for answer in (accepted, refused, read):
+        (line,) = access_lines(records, answer.headers["x-request-id"])
+        assert line["status"] == answer.status_code
+        assert {"request_id", "tenant", "endpoint", "status", "duration_ms"} <= set(line)
+    assert access_lines(records, accepted.headers["x-request-id"])[0]["tenant"] == tenant.code
+    for secret in (tenant.api_key, tenant.api_key.split("_")[-1], DISTINCTIVE, DISTINCTIVE.lower()):
+        assert secret not in text

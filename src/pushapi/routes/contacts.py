@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
@@ -21,13 +22,35 @@ from pushapi.routes.paging import (
 from pushapi.schema.openapi import ERROR_RESPONSES
 from pushapi.store.reads import get_contact, list_contacts
 
+
+class IdConvertor(Convertor[str]):
+    """A path parameter holding one id: any characters, `/` and newlines included (SPEC 3.1).
+
+    Starlette's `path` convertor is `.*`, which stops at a newline, so an id with one in it (a
+    legal id) could not be read back.
+    """
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# The convertor name for ids in paths, as in "/v2/contacts/{contact_id:id}".
+ID_PARAM = "id"
+register_url_convertor(ID_PARAM, IdConvertor())
 router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
 IncludeDeleted = Annotated[
     str | None, Query(alias="includeDeleted", description="true: soft-deleted contacts too")
 ]
 
 
-@router.get("/v2/contacts/{contact_id:path}", summary="One contact, as pushed (normalised)")
+@router.get(
+    f"/v2/contacts/{{contact_id:{ID_PARAM}}}", summary="One contact, as pushed (normalised)"
+)
 def read_contact(
     contact_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
 ) -> Response:

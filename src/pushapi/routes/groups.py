@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
+from pushapi.routes.contacts import ID_PARAM
 from pushapi.routes.paging import (
     DEFAULT_LIMIT,
     ConnDep,
@@ -32,7 +33,7 @@ def read_groups(
     return page(items, next_position)
 
 
-@router.get("/v2/groups/{group_id:path}", summary="One group with its active members")
+@router.get(f"/v2/groups/{{group_id:{ID_PARAM}}}", summary="One group with its active members")
 def read_group(
     group_id: str,
     caller: CallerDep,

@@ -20,8 +20,8 @@ _GROUP_COLUMNS = {
 }
 
 
-def _contact_json(row: Any, group_rows: dict[str, Any]) -> dict[str, Any]:
-    document = load_json(row.doc)
+def _contact_json(row: Any, document: dict[str, Any], group_rows: dict[str, Any]) -> dict[str, Any]:
+    """SPEC 5: the stored document, its stored state, and its groups' current attributes."""
     document["ContactDetails"]["IsDeleted"] = row.is_deleted
     entries = []
     for entry in document["Groups"]:
@@ -45,10 +45,16 @@ def _contact_json(row: Any, group_rows: dict[str, Any]) -> dict[str, Any]:
     return dict(document)
 
 
-def _group_rows(conn: Connection, tenant_id: int, rows: Sequence[Any]) -> dict[str, Any]:
-    wanted = {entry["GroupId"] for row in rows for entry in load_json(row.doc)["Groups"]}
+def _contacts_json(conn: Connection, tenant_id: int, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Stored contact rows as read back, with one query for all the groups they are in."""
+    documents = [load_json(row.doc) for row in rows]
+    wanted = {entry["GroupId"] for document in documents for entry in document["Groups"]}
     query = select(groups).where(groups.c.tenant_id == tenant_id)
-    return {group.group_id: group for group in select_in(conn, query, groups.c.group_id, wanted)}
+    group_rows = {g.group_id: g for g in select_in(conn, query, groups.c.group_id, wanted)}
+    return [
+        _contact_json(row, document, group_rows)
+        for row, document in zip(rows, documents, strict=True)
+    ]
 
 
 def get_contact(
@@ -60,7 +66,7 @@ def get_contact(
     row = conn.execute(query).first()
     if row is None or (row.is_deleted and not include_deleted):
         return None
-    return _contact_json(row, _group_rows(conn, tenant_id, [row]))
+    return _contacts_json(conn, tenant_id, [row])[0]
 
 
 def list_contacts(
@@ -81,9 +87,8 @@ def list_contacts(
         query = query.where(contacts.c.is_deleted.is_(False))
     rows = conn.execute(query.order_by(contacts.c.contact_id).limit(limit + 1)).all()
     page = rows[:limit]
-    group_rows = _group_rows(conn, tenant_id, page)
     next_after = page[-1].contact_id if len(rows) > limit else None
-    return [_contact_json(row, group_rows) for row in page], next_after
+    return _contacts_json(conn, tenant_id, page), next_after
 
 
 def _group_json(tenant: Tenant, row: Any) -> dict[str, Any]:

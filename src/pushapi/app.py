@@ -20,7 +20,7 @@ from pushapi.errors import ApiError, error_body
 from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
 from pushapi.ratelimit import RateLimiter
-from pushapi.routes import contacts, groups, ops, push, pushes
+from pushapi.routes import catalog, contacts, groups, lists, ops, push, pushes
 from pushapi.schema.openapi import component_schemas
 from pushapi.store.engine import build_engine
 from pushapi.store.pushlog import new_request_id
@@ -167,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     _install_error_handlers(app)
     app.include_router(push.build_router())
-    for module in (contacts, groups, pushes, ops):
+    for module in (contacts, groups, lists, catalog, pushes, ops):
         app.include_router(module.router)
     _install_openapi(app)
     app.add_middleware(RequestContext, metrics=app.state.metrics)

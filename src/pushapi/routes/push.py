@@ -26,16 +26,23 @@ from pushapi.errors import (
 from pushapi.metrics import Metrics
 from pushapi.schema.contact import CONTACT_INFO
 from pushapi.schema.fields import ObjectSchema, Record, Report, parse_object
+from pushapi.schema.lists import LIST
+from pushapi.schema.meeting import MEETING
 from pushapi.schema.openapi import push_openapi
+from pushapi.schema.product import PRODUCT
+from pushapi.store.catalog import apply_meeting_push, apply_product_push
 from pushapi.store.contacts import apply_contact_push
 from pushapi.store.counts import Counts
 from pushapi.store.documents import load_json
 from pushapi.store.engine import write_transaction
+from pushapi.store.lists import apply_list_push
 from pushapi.store.pushlog import PushEntry, write_push_entry
 from pushapi.tenants import PLATFORMS, Caller, Tenant
 
 ApplyPush = Callable[[Connection, Tenant, list[Record], Report, datetime], Counts]
 JSON_MEDIA_TYPES = ("application/json", "text/json")
+# SPEC 4.2-4.4: lists, meetings and products are not available on community-essentials.
+NOT_ESSENTIALS = tuple(platform for platform in PLATFORMS if platform != "community-essentials")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,27 @@ PUSH_ENDPOINTS: tuple[PushEndpoint, ...] = (
         CONTACT_INFO,
         apply_contact_push,
         summary="Push contacts: details, groups, addresses, phones, e-mails and more",
+    ),
+    PushEndpoint(
+        "list",
+        LIST,
+        apply_list_push,
+        NOT_ESSENTIALS,
+        summary="Push lists: add, remove or replace their members",
+    ),
+    PushEndpoint(
+        "meeting",
+        MEETING,
+        apply_meeting_push,
+        NOT_ESSENTIALS,
+        summary="Push meetings: each record replaces the stored meeting, or deletes it",
+    ),
+    PushEndpoint(
+        "product",
+        PRODUCT,
+        apply_product_push,
+        NOT_ESSENTIALS,
+        summary="Push products: each record replaces the stored product, or deletes it",
     ),
 )
 

@@ -13,16 +13,18 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from pushapi.schema.contact import GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
+from pushapi.schema.contact import CONTACT_INFO, GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
 from pushapi.schema.fields import Record, Report
+from pushapi.schema.values import Kind
 from pushapi.store.batch import chunks, select_in
 from pushapi.store.counts import Counts
 from pushapi.store.documents import content_hash, dump_document
-from pushapi.store.tables import contacts, groups, memberships
+from pushapi.store.tables import contacts, groups, memberships, products
 from pushapi.tenants import Tenant
 
 # A plausible address: something@something.tld, no spaces. Anything else is a warning only.
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+COLLECTIONS = tuple(f.name for f in CONTACT_INFO.fields if f.kind is Kind.OBJECT_LIST)
 CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
 _GROUP_COLUMNS = {
     "GroupName": "group_name",
@@ -72,8 +74,11 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
                 )
                 record[name] = []
     pushed = PushedContact(index, contact_id, deleting=False)
+    for name in COLLECTIONS:
+        # SPEC 4 full replace: a collection left out (or null) is an empty collection.
+        record[name] = record[name] or []
     record["ContactDetails"] = {**details, "IsDeleted": None}
-    record["Groups"] = _memberships(record["Groups"] or [], pushed, index, report)
+    record["Groups"] = _memberships(record["Groups"], pushed, index, report)
     for name in CONTACT_REFERENCES:
         if details[name] is not None and details[name] != contact_id:
             pushed.references.append((f"ContactDetails.{name}", details[name]))
@@ -138,6 +143,7 @@ def apply_contact_push(
     _write_contacts(conn, tenant.tenant_id, stored, final, now)
     _write_groups(conn, tenant.tenant_id, pushed, now)
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)
+    _warn_unknown_products(conn, tenant.tenant_id, records, pushed, report)
     return counts
 
 
@@ -341,3 +347,31 @@ def _warn_unknown_references(
             if target in known or (state is not None and state.exists and not state.deleted):
                 continue
             report.warn(p.index, path, f"no contact {target!r} is known")
+
+
+def _warn_unknown_products(
+    conn: Connection,
+    tenant_id: int,
+    records: list[Record],
+    pushed: list[PushedContact],
+    report: Report,
+) -> None:
+    """SPEC 4.1: an order's ProductId that is not a stored, live product is a warning."""
+    orders = [
+        (p.index, position, order["ProductId"])
+        for record, p in zip(records, pushed, strict=True)
+        if not p.deleting  # a deletion applies nothing of the record, so its orders are moot
+        for position, order in enumerate(record["Orders"] or ())
+    ]
+    if not orders:
+        return
+    query = select(products.c.product_id).where(
+        products.c.tenant_id == tenant_id, products.c.is_deleted.is_(False)
+    )
+    wanted = {product_id for _, _, product_id in orders}
+    known = {row.product_id for row in select_in(conn, query, products.c.product_id, wanted)}
+    for index, position, product_id in orders:
+        if product_id not in known:
+            report.warn(
+                index, f"Orders[{position}].ProductId", f"no product {product_id!r} is known"
+            )

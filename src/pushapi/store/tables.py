@@ -81,18 +81,26 @@ api_keys = Table(
     Index("ix_api_keys_key_id", "key_id", unique=True),
 )
 
-contacts = Table(
-    "contacts",
-    metadata,
-    Column("tenant_id", Integer, primary_key=True),
-    Column("contact_id", ID, primary_key=True),
-    Column("content_hash", String(32), nullable=False),
-    Column("doc", Text, nullable=False),
-    Column("is_deleted", Boolean, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Index("ix_contacts_tenant_id_updated_at", "tenant_id", "updated_at"),
-)
+
+def _document_table(name: str, id_column: str) -> Table:
+    """A table of records stored whole, with a content hash and a soft-delete flag."""
+    return Table(
+        name,
+        metadata,
+        Column("tenant_id", Integer, primary_key=True),
+        Column(id_column, ID, primary_key=True),
+        Column("content_hash", String(32), nullable=False),
+        Column("doc", Text, nullable=False),
+        Column("is_deleted", Boolean, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Index(f"ix_{name}_tenant_id_updated_at", "tenant_id", "updated_at"),
+    )
+
+
+contacts = _document_table("contacts", "contact_id")
+meetings = _document_table("meetings", "meeting_id")
+products = _document_table("products", "product_id")
 
 groups = Table(
     "groups",
@@ -118,6 +126,26 @@ memberships = Table(
     Column("begin_date", DATE_TEXT),
     Column("end_date", DATE_TEXT),
     Index("ix_memberships_tenant_id_group_id", "tenant_id", "group_id"),
+)
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("list_id", ID, primary_key=True),
+    Column("list_name", TEXT, nullable=False),
+    Column("list_type", TEXT),
+    Column("member_count", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+list_members = Table(
+    "list_members",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("list_id", ID, primary_key=True),
+    Column("contact_id", ID, primary_key=True),
 )
 
 push_log = Table(

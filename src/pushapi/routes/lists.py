@@ -1,0 +1,53 @@
+"""Reading lists back (SPEC 5): the listing, and one list with its ContactIds a page at a time."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from pushapi.auth import CallerDep
+from pushapi.errors import NotFound
+from pushapi.routes.paging import (
+    DEFAULT_LIMIT,
+    ConnDep,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    page,
+)
+from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.store.lists import get_list, list_lists
+
+# Member ids are short, so a list's ContactIds come in larger pages than the listings' items.
+DEFAULT_MEMBER_LIMIT = 10_000
+MAX_MEMBER_LIMIT = 50_000
+
+router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
+MemberLimit = Annotated[int, Query(ge=1, le=MAX_MEMBER_LIMIT, description="ContactIds per page")]
+
+
+@router.get("/v2/lists", summary="Lists in ListId order, a page at a time (without members)")
+def read_lists(
+    caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> Response:
+    items, next_position = list_lists(conn, caller.tenant.tenant_id, limit, decode_cursor(cursor))
+    return page(items, next_position)
+
+
+@router.get("/v2/lists/{list_id:path}", summary="One list with a page of its ContactIds")
+def read_list(
+    list_id: str,
+    caller: CallerDep,
+    conn: ConnDep,
+    limit: MemberLimit = DEFAULT_MEMBER_LIMIT,
+    cursor: Annotated[
+        str | None, Query(description="nextCursor of the previous page of ContactIds")
+    ] = None,
+) -> Response:
+    """The list's attributes and its ContactIds in ContactId order; `nextCursor` fetches more."""
+    found = get_list(conn, caller.tenant.tenant_id, list_id, limit, decode_cursor(cursor))
+    if found is None:
+        raise NotFound(f"no list {list_id!r}")
+    body, next_position = found
+    return json_response({**body, "nextCursor": encode_cursor(next_position)})

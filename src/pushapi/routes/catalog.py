@@ -9,6 +9,7 @@ from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
 from pushapi.routes.paging import (
     DEFAULT_LIMIT,
+    ID_PARAM,
     ConnDep,
     Cursor,
     Limit,
@@ -68,7 +69,9 @@ def _page(
     return page(items, next_position)
 
 
-@router.get("/v2/meetings/{meeting_id:path}", summary="One meeting, as pushed (normalised)")
+@router.get(
+    f"/v2/meetings/{{meeting_id:{ID_PARAM}}}", summary="One meeting, as pushed (normalised)"
+)
 def read_meeting(
     meeting_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
 ) -> Response:
@@ -88,7 +91,9 @@ def read_meetings(
     return _page(MEETINGS, caller, conn, limit, cursor, modified_since, include_deleted)
 
 
-@router.get("/v2/products/{product_id:path}", summary="One product, as pushed (normalised)")
+@router.get(
+    f"/v2/products/{{product_id:{ID_PARAM}}}", summary="One product, as pushed (normalised)"
+)
 def read_product(
     product_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
 ) -> Response:

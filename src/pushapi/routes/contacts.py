@@ -3,12 +3,12 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from starlette.convertors import Convertor, register_url_convertor
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
 from pushapi.routes.paging import (
     DEFAULT_LIMIT,
+    ID_PARAM,
     ConnDep,
     Cursor,
     Limit,
@@ -22,26 +22,6 @@ from pushapi.routes.paging import (
 from pushapi.schema.openapi import ERROR_RESPONSES
 from pushapi.store.reads import get_contact, list_contacts
 
-
-class IdConvertor(Convertor[str]):
-    """A path parameter holding one id: any characters, `/` and newlines included (SPEC 3.1).
-
-    Starlette's `path` convertor is `.*`, which stops at a newline, so an id with one in it (a
-    legal id) could not be read back.
-    """
-
-    regex = r"[\s\S]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-# The convertor name for ids in paths, as in "/v2/contacts/{contact_id:id}".
-ID_PARAM = "id"
-register_url_convertor(ID_PARAM, IdConvertor())
 router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
 IncludeDeleted = Annotated[
     str | None, Query(alias="includeDeleted", description="true: soft-deleted contacts too")

@@ -7,9 +7,9 @@ from fastapi import APIRouter, Query, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.contacts import ID_PARAM
 from pushapi.routes.paging import (
     DEFAULT_LIMIT,
+    ID_PARAM,
     ConnDep,
     Cursor,
     Limit,

@@ -8,6 +8,7 @@ from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
 from pushapi.routes.paging import (
     DEFAULT_LIMIT,
+    ID_PARAM,
     ConnDep,
     Cursor,
     Limit,
@@ -35,7 +36,7 @@ def read_lists(
     return page(items, next_position)
 
 
-@router.get("/v2/lists/{list_id:path}", summary="One list with a page of its ContactIds")
+@router.get(f"/v2/lists/{{list_id:{ID_PARAM}}}", summary="One list with a page of its ContactIds")
 def read_list(
     list_id: str,
     caller: CallerDep,

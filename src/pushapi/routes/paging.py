@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Connection
+from starlette.convertors import Convertor, register_url_convertor
 
 from pushapi.errors import InvalidParameter
 from pushapi.schema.values import ValueProblem, parse_bool, parse_datetime
@@ -80,3 +81,24 @@ def read_connection(request: Request) -> Iterator[Connection]:
 
 
 ConnDep = Annotated[Connection, Depends(read_connection)]
+
+
+class IdConvertor(Convertor[str]):
+    """A path parameter holding one id: any characters, `/` and newlines included (SPEC 3.1).
+
+    Starlette's `path` convertor is `.*`, which stops at a newline, so an id with one in it (a
+    legal id) could not be read back.
+    """
+
+    regex = r"[\s\S]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# The convertor name for ids in paths, as in "/v2/contacts/{contact_id:id}".
+ID_PARAM = "id"
+register_url_convertor(ID_PARAM, IdConvertor())

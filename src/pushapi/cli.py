@@ -4,14 +4,26 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import orjson
 import typer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
+from pushapi.client import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_URL,
+    ENDPOINTS,
+    PushApiError,
+    PushClient,
+    PushSummary,
+)
 from pushapi.config import DEFAULT_DATABASE_URL, REGIONS, Settings
+from pushapi.files import FileProblem, RecordFile
+from pushapi.pushreport import NoLocalSchema, PushProgress, PushReport, push_failure
 from pushapi.store.engine import build_engine, normalise_url
 from pushapi.store.migrate import upgrade_database
 from pushapi.tenants import (
@@ -74,10 +86,12 @@ def _print_json(value: Any) -> None:
 def _database(database_url: str) -> Iterator[Engine]:
     """An engine on a database brought up to the newest schema (SPEC 2: any command creates it)."""
     try:
-        shown = normalise_url(database_url).render_as_string(hide_password=True)
-    except ArgumentError:
+        backend = normalise_url(database_url).get_backend_name()
+        # Shown as the user wrote it (not with the driver name), without a password.
+        shown = make_url(database_url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
         raise CliError(f"not a database URL: {database_url!r}") from None
-    if not shown.startswith(("sqlite", "postgresql")):
+    if backend not in ("sqlite", "postgresql"):
         raise CliError(f"unsupported database {shown!r}: use sqlite:/// or postgresql://")
     engine = build_engine(Settings(database_url=database_url))
     try:
@@ -260,6 +274,93 @@ def keys_revoke(
     with _database(database_url) as engine:
         revoke_key(engine, code, key_id)
     print(f"revoked key {key_id} of tenant {code!r}")
+
+
+def _check_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as problem:
+        _fail(f"--url {url!r} is not a URL: {problem}", status=2)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        _fail(f"--url must be http://host[:port] or https://..., got {url!r}", status=2)
+
+
+def _push_records(
+    report: PushReport, url: str, api_key: str, batch_size: int, retries: int
+) -> PushSummary:
+    """Push a file's records with a progress bar; a failure that stops the push exits 2."""
+    with (
+        PushProgress(len(report.records)) as progress,
+        PushClient(url, api_key, retries=retries, on_retry=progress.retrying) as client,
+    ):
+        try:
+            return client.push(
+                report.endpoint, report.records, batch_size=batch_size, progress=progress.advance
+            )
+        except PushApiError as error:
+            _fail(push_failure(error, url, report.endpoint), status=2)
+
+
+PushEndpointName = Annotated[
+    str,
+    typer.Argument(metavar="ENDPOINT", help=f"One of: {'|'.join(ENDPOINTS)}", show_default=False),
+]
+
+
+@app.command()
+def push(
+    endpoint: PushEndpointName,
+    file: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="JSON array (.json), NDJSON (.ndjson) or CSV (.csv)"),
+    ],
+    url: Annotated[
+        str, typer.Option(envvar="PUSHAPI_URL", show_envvar=True, help="The server's base URL")
+    ] = DEFAULT_URL,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="PUSHAPI_API_KEY", show_envvar=True, help="The tenant's API key"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records per request")] = (
+        DEFAULT_BATCH_SIZE
+    ),
+    file_format: Annotated[
+        str | None, typer.Option("--format", help="json, ndjson or csv (default: by file name)")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Lists from CSV: Add, Remove or Replace")] = None,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Retries of a request on 429, 5xx and connection errors")
+    ] = 5,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate the records locally; send nothing")
+    ] = False,
+    json: Json = False,
+) -> None:
+    """Push a file's records in batches; exit 0 all accepted, 1 a batch rejected, 2 failed."""
+    if endpoint not in ENDPOINTS:
+        _fail(f"unknown endpoint {endpoint!r}; use one of {', '.join(ENDPOINTS)}", status=2)
+    if not dry_run and not api_key:
+        _fail("no API key: pass --api-key or set PUSHAPI_API_KEY", status=2)
+    _check_url(url)
+    try:
+        records = RecordFile(file, endpoint, file_format, mode)
+        report = PushReport(endpoint, file, records)
+        if dry_run:
+            report.check_locally()
+        else:
+            assert api_key is not None
+            report.summary = _push_records(report, url, api_key, batch_size, retries)
+    except FileProblem as problem:
+        _fail(f"{file}: {problem}", status=2)
+    except NoLocalSchema as problem:
+        _fail(str(problem), status=2)
+    report.finish()
+    if json:
+        _print_json(report.as_json())
+    else:
+        print("\n".join(report.lines()))
+    if not report.ok:
+        raise SystemExit(1)
 
 
 def run(command: Callable[..., Any], args: list[str] | None = None) -> None:

@@ -1,9 +1,8 @@
 """Applying a validated ContactInfo push (SPEC 4.1) inside the push's transaction.
 
-The whole batch is applied with a fixed number of set-based statements, whatever its size:
-one read of the stored hashes, then bulk inserts and updates of what changed. Records are
-replayed in array order in memory first, so the counts and warnings are exactly those of
-applying the records one by one, while each contact is written at most once.
+The contact itself is a whole record (store/records.py: one read of the stored hashes, a replay in
+array order, bulk writes of what changed); its memberships and groups follow with a fixed number
+of set-based statements, whatever the size of the batch.
 """
 
 import re
@@ -19,42 +18,39 @@ from pushapi.schema.values import Kind
 from pushapi.store.batch import chunks, select_in
 from pushapi.store.counts import Counts
 from pushapi.store.documents import content_hash, dump_document
-from pushapi.store.tables import contacts, groups, memberships, products
+from pushapi.store.records import (
+    PushedRecord,
+    RecordState,
+    RecordTable,
+    replay,
+    stored_states,
+    write_records,
+)
+from pushapi.store.tables import (
+    GROUP_ATTRIBUTE_COLUMNS,
+    contacts,
+    groups,
+    memberships,
+    products,
+)
 from pushapi.tenants import Tenant
 
 # A plausible address: something@something.tld, no spaces. Anything else is a warning only.
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 COLLECTIONS = tuple(f.name for f in CONTACT_INFO.fields if f.kind is Kind.OBJECT_LIST)
 CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
-_GROUP_COLUMNS = {
-    "GroupName": "group_name",
-    "GroupType": "group_type",
-    "GroupSubType": "group_sub_type",
-}
+
+
+CONTACTS = RecordTable(contacts, "contact_id", "ContactDetails.ContactId", "contact")
 
 
 @dataclass(slots=True)
-class PushedContact:
-    """One pushed record, normalised into what is stored for it."""
+class PushedContact(PushedRecord):
+    """One pushed contact: its stored document, and the rows and checks that go with it."""
 
-    index: int
-    contact_id: str
-    deleting: bool
-    document: bytes = b""
-    digest: str = ""
     membership_rows: list[dict[str, Any]] = field(default_factory=list)
     group_attributes: list[dict[str, Any]] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)  # (path, ContactId)
-
-
-@dataclass(slots=True)
-class ContactState:
-    """A contact as stored, then as the replay of the batch leaves it."""
-
-    exists: bool
-    deleted: bool
-    digest: str
-    source: PushedContact | None = None  # the record whose document is to be written
 
 
 def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) -> PushedContact:
@@ -137,133 +133,26 @@ def apply_contact_push(
 ) -> Counts:
     """Apply valid ContactInfo records in array order; return what happened to each."""
     pushed = [prepare_contact(record, i, tenant, report) for i, record in enumerate(records)]
-    stored = _stored_states(conn, tenant.tenant_id, [p.contact_id for p in pushed])
-    final = {cid: ContactState(s.exists, s.deleted, s.digest) for cid, s in stored.items()}
-    counts = _replay(pushed, final, report)
-    _write_contacts(conn, tenant.tenant_id, stored, final, now)
+    stored = stored_states(conn, CONTACTS, tenant.tenant_id, [p.key for p in pushed])
+    final = {key: RecordState(s.exists, s.deleted, s.digest) for key, s in stored.items()}
+    counts = replay(CONTACTS, pushed, final, report)
+    written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now)
+    _replace_memberships(conn, tenant.tenant_id, written, stored)
     _write_groups(conn, tenant.tenant_id, pushed, now)
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)
     _warn_unknown_products(conn, tenant.tenant_id, records, pushed, report)
     return counts
 
 
-def _stored_states(conn: Connection, tenant_id: int, ids: list[str]) -> dict[str, ContactState]:
-    query = select(contacts.c.contact_id, contacts.c.is_deleted, contacts.c.content_hash).where(
-        contacts.c.tenant_id == tenant_id
-    )
-    rows = select_in(conn, query, contacts.c.contact_id, ids)
-    return {row.contact_id: ContactState(True, row.is_deleted, row.content_hash) for row in rows}
-
-
-def _replay(pushed: list[PushedContact], state: dict[str, ContactState], report: Report) -> Counts:
-    """Apply the records to the in-memory states in array order, counting each (SPEC 3)."""
-    counts = Counts()
-    first_index: dict[str, int] = {}
-    for p in pushed:
-        if p.contact_id in first_index:
-            report.warn(
-                p.index,
-                "ContactDetails.ContactId",
-                f"also pushed at index {first_index[p.contact_id]}; the later record wins",
-            )
-        else:
-            first_index[p.contact_id] = p.index
-        current = state.setdefault(p.contact_id, ContactState(False, False, ""))
-        if p.deleting:
-            if current.exists and not current.deleted:
-                current.deleted = True
-                counts.deleted += 1
-            else:
-                counts.unchanged += 1
-                if not current.exists:
-                    report.warn(
-                        p.index, "ContactDetails.ContactId", "unknown contact; nothing to delete"
-                    )
-        elif not current.exists:
-            current.exists, current.digest, current.source = True, p.digest, p
-            counts.created += 1
-        elif current.deleted or current.digest != p.digest:
-            current.deleted, current.digest, current.source = False, p.digest, p
-            counts.updated += 1
-        else:
-            counts.unchanged += 1
-    return counts
-
-
-def _write_contacts(
+def _replace_memberships(
     conn: Connection,
     tenant_id: int,
-    stored: dict[str, ContactState],
-    final: dict[str, ContactState],
-    now: datetime,
-) -> None:
-    new_rows, changed_rows, flag_rows = [], [], []
-    replaced: list[PushedContact] = []
-    for cid, state in final.items():
-        before = stored.get(cid)
-        if before is None:
-            if state.exists:
-                assert state.source is not None
-                new_rows.append(_contact_row(tenant_id, state, now))
-                replaced.append(state.source)
-        elif state.digest != before.digest:
-            assert state.source is not None
-            changed_rows.append(_contact_row(tenant_id, state, now))
-            replaced.append(state.source)
-        elif state.deleted != before.deleted:
-            flag_rows.append({"b_id": cid, "b_deleted": state.deleted, "b_now": now})
-    if new_rows:
-        conn.execute(insert(contacts), new_rows)
-    where = (contacts.c.tenant_id == tenant_id, contacts.c.contact_id == bindparam("b_id"))
-    if changed_rows:
-        conn.execute(
-            update(contacts)
-            .where(*where)
-            .values(
-                doc=bindparam("b_doc"),
-                content_hash=bindparam("b_hash"),
-                is_deleted=bindparam("b_deleted"),
-                updated_at=bindparam("b_now"),
-            ),
-            [
-                {
-                    "b_id": row["contact_id"],
-                    "b_doc": row["doc"],
-                    "b_hash": row["content_hash"],
-                    "b_deleted": row["is_deleted"],
-                    "b_now": now,
-                }
-                for row in changed_rows
-            ],
-        )
-    if flag_rows:
-        conn.execute(
-            update(contacts)
-            .where(*where)
-            .values(is_deleted=bindparam("b_deleted"), updated_at=bindparam("b_now")),
-            flag_rows,
-        )
-    _replace_memberships(conn, tenant_id, [p for p in replaced if p.contact_id in stored], replaced)
-
-
-def _contact_row(tenant_id: int, state: ContactState, now: datetime) -> dict[str, Any]:
-    assert state.source is not None
-    return {
-        "tenant_id": tenant_id,
-        "contact_id": state.source.contact_id,
-        "content_hash": state.digest,
-        "doc": state.source.document.decode(),
-        "is_deleted": state.deleted,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _replace_memberships(
-    conn: Connection, tenant_id: int, existing: list[PushedContact], replaced: list[PushedContact]
+    written: list[PushedRecord],
+    stored: dict[str, RecordState],
 ) -> None:
     """SPEC 4.1 full replace: a changed contact's memberships become exactly the pushed ones."""
-    ids = sorted(p.contact_id for p in existing)
+    replaced = [p for p in written if isinstance(p, PushedContact)]
+    ids = sorted(p.key for p in replaced if p.key in stored)
     for chunk in chunks(ids):
         conn.execute(
             delete(memberships).where(
@@ -271,7 +160,7 @@ def _replace_memberships(
             )
         )
     rows = [
-        {**row, "tenant_id": tenant_id, "contact_id": p.contact_id}
+        {**row, "tenant_id": tenant_id, "contact_id": p.key}
         for p in replaced
         for row in p.membership_rows
     ]
@@ -289,7 +178,7 @@ def _write_groups(
             values = latest.setdefault(entry["GroupId"], {})
             for name in GROUP_ATTRIBUTES:
                 if entry[name] is not None:
-                    values[_GROUP_COLUMNS[name]] = entry[name]
+                    values[GROUP_ATTRIBUTE_COLUMNS[name]] = entry[name]
     if not latest:
         return
     query = select(groups).where(groups.c.tenant_id == tenant_id)
@@ -302,14 +191,14 @@ def _write_groups(
                 {
                     "tenant_id": tenant_id,
                     "group_id": group_id,
-                    **dict.fromkeys(_GROUP_COLUMNS.values()),
+                    **dict.fromkeys(GROUP_ATTRIBUTE_COLUMNS.values()),
                     **values,
                     "created_at": now,
                     "updated_at": now,
                 }
             )
         elif any(getattr(row, column) != value for column, value in values.items()):
-            merged = {column: getattr(row, column) for column in _GROUP_COLUMNS.values()}
+            merged = {column: getattr(row, column) for column in GROUP_ATTRIBUTE_COLUMNS.values()}
             merged.update(values)
             changed_rows.append({f"b_{k}": v for k, v in merged.items()} | {"b_id": group_id})
     if new_rows:
@@ -332,7 +221,7 @@ def _warn_unknown_references(
     conn: Connection,
     tenant_id: int,
     pushed: list[PushedContact],
-    final: dict[str, ContactState],
+    final: dict[str, RecordState],
     report: Report,
 ) -> None:
     """SPEC 4.1: a ParentContactId or PrimaryContactContactId not known is a warning."""

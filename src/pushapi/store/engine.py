@@ -26,10 +26,15 @@ def build_engine(settings: Settings) -> Engine:
     url = normalise_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings)
+    if "application_name" not in url.query:
+        # Names pushapi's sessions in pg_stat_activity, for operators.
+        url = url.update_query_dict({"application_name": "pushapi"})
     return create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        # A connection the database (or a proxy) closed while it was idle is replaced, not used.
         pool_pre_ping=True,
     )
 
@@ -39,6 +44,7 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
         connect_args={"timeout": settings.busy_timeout_ms / 1000, "check_same_thread": False},
     )
 

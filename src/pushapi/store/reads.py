@@ -9,15 +9,11 @@ from sqlalchemy import Connection, and_, or_, select
 from pushapi.schema.contact import CONTACT_GROUP, GROUP_ATTRIBUTES
 from pushapi.schema.values import format_datetime
 from pushapi.store.batch import select_in
+from pushapi.store.contacts import CONTACTS
 from pushapi.store.documents import load_json
-from pushapi.store.tables import contacts, groups, memberships
+from pushapi.store.records import get_record_row, list_record_rows, meta
+from pushapi.store.tables import GROUP_ATTRIBUTE_COLUMNS, contacts, groups, memberships
 from pushapi.tenants import Tenant
-
-_GROUP_COLUMNS = {
-    "GroupName": "group_name",
-    "GroupType": "group_type",
-    "GroupSubType": "group_sub_type",
-}
 
 
 def _contact_json(row: Any, document: dict[str, Any], group_rows: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +25,7 @@ def _contact_json(row: Any, document: dict[str, Any], group_rows: dict[str, Any]
         entries.append(
             {
                 f.name: (
-                    (getattr(group, _GROUP_COLUMNS[f.name]) if group is not None else None)
+                    (getattr(group, GROUP_ATTRIBUTE_COLUMNS[f.name]) if group is not None else None)
                     if f.name in GROUP_ATTRIBUTES
                     else entry[f.name]
                 )
@@ -37,11 +33,7 @@ def _contact_json(row: Any, document: dict[str, Any], group_rows: dict[str, Any]
             }
         )
     document["Groups"] = entries
-    document["Meta"] = {
-        "CreatedAt": format_datetime(row.created_at),
-        "UpdatedAt": format_datetime(row.updated_at),
-        "IsDeleted": row.is_deleted,
-    }
+    document["Meta"] = meta(row)
     return dict(document)
 
 
@@ -60,13 +52,8 @@ def _contacts_json(conn: Connection, tenant_id: int, rows: Sequence[Any]) -> lis
 def get_contact(
     conn: Connection, tenant_id: int, contact_id: str, include_deleted: bool
 ) -> dict[str, Any] | None:
-    query = select(contacts).where(
-        contacts.c.tenant_id == tenant_id, contacts.c.contact_id == contact_id
-    )
-    row = conn.execute(query).first()
-    if row is None or (row.is_deleted and not include_deleted):
-        return None
-    return _contacts_json(conn, tenant_id, [row])[0]
+    row = get_record_row(conn, CONTACTS, tenant_id, contact_id, include_deleted)
+    return None if row is None else _contacts_json(conn, tenant_id, [row])[0]
 
 
 def list_contacts(
@@ -78,17 +65,10 @@ def list_contacts(
     include_deleted: bool,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of contacts in ContactId order, and the ContactId the next page starts after."""
-    query = select(contacts).where(contacts.c.tenant_id == tenant_id)
-    if after is not None:
-        query = query.where(contacts.c.contact_id > after)
-    if modified_since is not None:
-        query = query.where(contacts.c.updated_at >= modified_since)
-    if not include_deleted:
-        query = query.where(contacts.c.is_deleted.is_(False))
-    rows = conn.execute(query.order_by(contacts.c.contact_id).limit(limit + 1)).all()
-    page = rows[:limit]
-    next_after = page[-1].contact_id if len(rows) > limit else None
-    return _contacts_json(conn, tenant_id, page), next_after
+    rows, next_after = list_record_rows(
+        conn, CONTACTS, tenant_id, limit, after, modified_since, include_deleted
+    )
+    return _contacts_json(conn, tenant_id, rows), next_after
 
 
 def _group_json(tenant: Tenant, row: Any) -> dict[str, Any]:

@@ -102,6 +102,13 @@ contacts = _document_table("contacts", "contact_id")
 meetings = _document_table("meetings", "meeting_id")
 products = _document_table("products", "product_id")
 
+# The columns of the group's own attributes (SPEC 4.1: kept on the group, not the membership).
+GROUP_ATTRIBUTE_COLUMNS = {
+    "GroupName": "group_name",
+    "GroupType": "group_type",
+    "GroupSubType": "group_sub_type",
+}
+
 groups = Table(
     "groups",
     metadata,

@@ -1,0 +1,216 @@
+"""Records stored whole: contacts, meetings and products (SPEC 3 counting, SPEC 4 full replace
+and soft delete).
+
+Each is one row holding its normalised document, a hash of it and a soft-delete flag. A push is
+applied with one chunked read of the stored hashes, an in-memory replay of the records in array
+order that counts each as if applied one by one, and bulk writes of what changed, so every
+record is written at most once and an identical re-push writes nothing.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Table, bindparam, insert, select, update
+
+from pushapi.schema.fields import Report
+from pushapi.schema.values import format_datetime
+from pushapi.store.batch import select_in
+from pushapi.store.counts import Counts
+
+
+@dataclass(frozen=True)
+class RecordTable:
+    """A table of whole records, keyed by (tenant_id, <id column>)."""
+
+    table: Table
+    id_column_name: str
+    id_path: str  # where the id sits in a pushed record, for warnings: "ContactDetails.ContactId"
+    noun: str
+
+    @property
+    def id_column(self) -> Column[Any]:
+        return self.table.c[self.id_column_name]
+
+
+@dataclass(slots=True)
+class PushedRecord:
+    """One pushed record, normalised into the document stored for it."""
+
+    index: int
+    key: str
+    deleting: bool
+    document: bytes = b""
+    digest: str = ""
+
+
+@dataclass(slots=True)
+class RecordState:
+    """A record as stored, then as the replay of the batch leaves it."""
+
+    exists: bool
+    deleted: bool
+    digest: str
+    source: PushedRecord | None = None  # the pushed record whose document is to be written
+
+
+def stored_states(
+    conn: Connection, kind: RecordTable, tenant_id: int, keys: list[str]
+) -> dict[str, RecordState]:
+    """The stored state of each of `keys` that exists."""
+    table = kind.table
+    query = select(
+        kind.id_column.label("record_id"), table.c.is_deleted, table.c.content_hash
+    ).where(table.c.tenant_id == tenant_id)
+    return {
+        row.record_id: RecordState(True, row.is_deleted, row.content_hash)
+        for row in select_in(conn, query, kind.id_column, keys)
+    }
+
+
+def replay(
+    kind: RecordTable,
+    pushed: Sequence[PushedRecord],
+    state: dict[str, RecordState],
+    report: Report,
+) -> Counts:
+    """Apply the records to the in-memory states in array order, counting each (SPEC 3)."""
+    counts = Counts()
+    first_index: dict[str, int] = {}
+    for p in pushed:
+        if p.key in first_index:
+            report.warn(
+                p.index, kind.id_path, f"also pushed at index {first_index[p.key]}; the later wins"
+            )
+        else:
+            first_index[p.key] = p.index
+        current = state.setdefault(p.key, RecordState(False, False, ""))
+        if p.deleting:
+            # SPEC 3: deleting what is already deleted or unknown is unchanged.
+            if current.exists and not current.deleted:
+                current.deleted = True
+                counts.deleted += 1
+            else:
+                counts.unchanged += 1
+                if not current.exists:
+                    report.warn(p.index, kind.id_path, f"unknown {kind.noun}; nothing to delete")
+        elif not current.exists:
+            current.exists, current.digest, current.source = True, p.digest, p
+            counts.created += 1
+        elif current.deleted or current.digest != p.digest:
+            current.deleted, current.digest, current.source = False, p.digest, p
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+    return counts
+
+
+def write_records(
+    conn: Connection,
+    kind: RecordTable,
+    tenant_id: int,
+    stored: dict[str, RecordState],
+    final: dict[str, RecordState],
+    now: datetime,
+) -> list[PushedRecord]:
+    """Write what the replay changed, in bulk; return the records whose document was written."""
+    new_rows, changed_rows, flag_rows = [], [], []
+    written: list[PushedRecord] = []
+    for key, state in final.items():
+        before = stored.get(key)
+        if state.source is not None and (before is None or state.digest != before.digest):
+            written.append(state.source)
+            document = state.source.document.decode()
+            if before is None:
+                new_rows.append(
+                    {
+                        "tenant_id": tenant_id,
+                        kind.id_column_name: key,
+                        "content_hash": state.digest,
+                        "doc": document,
+                        "is_deleted": state.deleted,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+            else:
+                changed_rows.append(
+                    {
+                        "b_id": key,
+                        "b_doc": document,
+                        "b_hash": state.digest,
+                        "b_deleted": state.deleted,
+                    }
+                )
+        elif before is not None and state.deleted != before.deleted:
+            flag_rows.append({"b_id": key, "b_deleted": state.deleted})
+    table = kind.table
+    where = (table.c.tenant_id == tenant_id, kind.id_column == bindparam("b_id"))
+    if new_rows:
+        conn.execute(insert(table), new_rows)
+    if changed_rows:
+        conn.execute(
+            update(table)
+            .where(*where)
+            .values(
+                doc=bindparam("b_doc"),
+                content_hash=bindparam("b_hash"),
+                is_deleted=bindparam("b_deleted"),
+                updated_at=now,
+            ),
+            changed_rows,
+        )
+    if flag_rows:
+        conn.execute(
+            update(table).where(*where).values(is_deleted=bindparam("b_deleted"), updated_at=now),
+            flag_rows,
+        )
+    return written
+
+
+def meta(row: Row[Any]) -> dict[str, Any]:
+    """The `Meta` object of a read-back record (SPEC 5)."""
+    return {
+        "CreatedAt": format_datetime(row.created_at),
+        "UpdatedAt": format_datetime(row.updated_at),
+        "IsDeleted": row.is_deleted,
+    }
+
+
+def get_record_row(
+    conn: Connection, kind: RecordTable, tenant_id: int, key: str, include_deleted: bool
+) -> Row[Any] | None:
+    """The stored row of one record; None when unknown, or deleted and not asked for."""
+    table = kind.table
+    row = conn.execute(
+        select(table).where(table.c.tenant_id == tenant_id, kind.id_column == key)
+    ).first()
+    if row is None or (row.is_deleted and not include_deleted):
+        return None
+    return row
+
+
+def list_record_rows(
+    conn: Connection,
+    kind: RecordTable,
+    tenant_id: int,
+    limit: int,
+    after: str | None,
+    modified_since: datetime | None,
+    include_deleted: bool,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """A page of rows in id order (keyset pagination), and the id the next page starts after."""
+    table = kind.table
+    query = select(table).where(table.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(kind.id_column > after)
+    if modified_since is not None:
+        # SPEC 5: an unchanged re-push does not move updated_at, so it is not a modification.
+        query = query.where(table.c.updated_at >= modified_since)
+    if not include_deleted:
+        query = query.where(table.c.is_deleted.is_(False))
+    rows = conn.execute(query.order_by(kind.id_column).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_after = getattr(page[-1], kind.id_column_name) if len(rows) > limit else None
+    return page, next_after

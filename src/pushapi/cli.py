@@ -23,6 +23,7 @@ from pushapi.client import (
 )
 from pushapi.config import DEFAULT_DATABASE_URL, REGIONS, Settings
 from pushapi.files import FileProblem, RecordFile
+from pushapi.metrics import metrics_shared_by_workers
 from pushapi.pushreport import NoLocalSchema, PushProgress, PushReport, push_failure
 from pushapi.store.engine import build_engine, normalise_url
 from pushapi.store.migrate import upgrade_database
@@ -135,15 +136,17 @@ def serve(
     # Every worker process builds its app from the environment (SPEC 2: PUSHAPI_* variables).
     os.environ["PUSHAPI_DATABASE_URL"] = database_url
     print(f"pushapi: serving on http://{host}:{port} with {workers} worker(s)", file=sys.stderr)
-    uvicorn.run(
-        "pushapi.app:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_level="warning",
-    )
+    # With several workers, /metrics adds up all of them (prometheus_client multiprocess mode).
+    with metrics_shared_by_workers(workers):
+        uvicorn.run(
+            "pushapi.app:create_app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_level="warning",
+        )
 
 
 def _ensure_demo_tenant(engine: Engine) -> None:

@@ -25,8 +25,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         0, ge=0, description="Push requests per tenant and minute; 0 turns rate limiting off"
     )
+    # Each worker process has its own pool: a server holds up to
+    # workers x (pool_size + max_overflow) connections (docs/operations.md).
     pool_size: int = Field(5, gt=0, description="Database connections kept per worker process")
     max_overflow: int = Field(10, ge=0, description="Extra connections a worker may open")
+    pool_timeout: float = Field(
+        30, gt=0, description="Seconds a request waits for a free connection of its worker's pool"
+    )
     busy_timeout_ms: int = Field(
         60_000, gt=0, description="How long a SQLite writer waits for the write lock"
     )

@@ -1,14 +1,29 @@
-"""Prometheus metrics (SPEC 6): requests, latency and records by outcome, per endpoint."""
+"""Prometheus metrics (SPEC 6): requests, latency and records by outcome, per endpoint.
+
+With several worker processes (`pushapi serve --workers N`) each worker counts in files of a
+directory shared by all of them (prometheus_client's multiprocess mode, switched on by
+`PROMETHEUS_MULTIPROC_DIR`), and `/metrics` adds up every worker, whichever one answers.
+"""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MULTIPROCESS_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
     """The metrics of one app; each app has its own registry, so tests do not share counts."""
 
     def __init__(self) -> None:
+        # Read once: prometheus_client chose between memory and shared files when imported.
+        self.shared_directory = os.environ.get(MULTIPROCESS_DIRECTORY)
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "pushapi_http_requests",
@@ -40,4 +55,30 @@ class Metrics:
             self.records.labels(endpoint, outcome).inc(amount)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The Prometheus text of this process, or of every worker in multiprocess mode."""
+        if not self.shared_directory:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=self.shared_directory)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
+
+
+@contextmanager
+def metrics_shared_by_workers(workers: int) -> Iterator[None]:
+    """Around `uvicorn.run` with `workers` processes: give them one fresh metrics directory.
+
+    The variable must be set before a worker imports prometheus_client, so the serving process
+    sets it and the workers inherit it; the directory is removed when serving ends, so counts
+    start from zero with every start, as they do with one worker. An operator's own
+    `PROMETHEUS_MULTIPROC_DIR` is left as it is.
+    """
+    if workers <= 1 or os.environ.get(MULTIPROCESS_DIRECTORY):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="pushapi-metrics-")
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIRECTORY]
+        shutil.rmtree(directory, ignore_errors=True)

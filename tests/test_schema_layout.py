@@ -1,0 +1,125 @@
+"""The schema distributes by tenant (SPEC 7): every primary key starts with `tenant_id`, the
+unique keys of tenant data include it, and no statement a request runs reaches past its tenant.
+
+That is what lets the data tables be sharded by `tenant_id` (e.g. Citus distributed tables,
+docs/operations.md). `tenants` and `api_keys` are the exception by design: they are how a
+request finds its tenant, so they are small reference tables that every node holds whole.
+"""
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from conftest import EXAMPLES, TestTenant
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, inspect
+
+from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.store.tables import metadata
+
+REFERENCE_TABLES = {"tenants", "api_keys"}
+TENANT_TABLES = set(metadata.tables) - REFERENCE_TABLES
+
+# One valid record per push endpoint, enough to make every read return something.
+SAMPLE_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "contactinfo": json.loads((EXAMPLES / "canonical-contacts.json").read_text()),
+    "list": [{"ListId": "L1", "ListName": "One", "Mode": "Add", "ContactIds": ["C000001"]}],
+    "meeting": [{"MeetingId": "M1", "Title": "Annual meeting"}],
+    "product": [{"ProductId": "P1", "ProductName": "Membership", "Price": 10}],
+}
+# Values for the path parameters of the read routes, by the word the parameter is named after.
+PATH_VALUES = {
+    "contact": "C000001",
+    "group": "G005",
+    "list": "L1",
+    "meeting": "M1",
+    "product": "P1",
+}
+
+
+def test_every_declared_table_has_a_primary_key_starting_with_tenant_id() -> None:
+    for table in metadata.sorted_tables:
+        columns = [column.name for column in table.primary_key.columns]
+        assert columns[:1] == ["tenant_id"], f"{table.name}: primary key {columns}"
+
+
+def test_every_migrated_table_has_a_primary_key_starting_with_tenant_id(engine: Engine) -> None:
+    """The database the migrations built, not only the models, distributes by tenant."""
+    inspector = inspect(engine)
+    names = set(inspector.get_table_names()) - {"alembic_version"}
+    assert names == set(metadata.tables)
+    for name in sorted(names):
+        columns = inspector.get_pk_constraint(name)["constrained_columns"]
+        assert columns[:1] == ["tenant_id"], f"{name}: primary key {columns}"
+
+
+def test_unique_keys_of_tenant_tables_include_tenant_id(engine: Engine) -> None:
+    """A sharded table can only enforce uniqueness within a shard, i.e. within a tenant."""
+    inspector = inspect(engine)
+    for name in sorted(TENANT_TABLES):
+        uniques = [c["column_names"] for c in inspector.get_unique_constraints(name)]
+        uniques += [i["column_names"] for i in inspector.get_indexes(name) if i["unique"]]
+        for columns in uniques:
+            assert "tenant_id" in columns, f"{name}: unique key {columns} without tenant_id"
+
+
+def _table_references(statement: str, table: str) -> list[str]:
+    """The names `table` goes by in `statement` (itself or its aliases), empty if unused."""
+    pattern = rf'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?{table}"?(?:\s+AS\s+"?(\w+)"?)?(?=[\s(,;)]|$)'
+    return [alias or table for alias in re.findall(pattern, statement, re.IGNORECASE)]
+
+
+def _crosses_tenants(statement: str) -> list[str]:
+    """The tenant tables `statement` reads or writes without restricting them to a tenant."""
+    unrestricted = []
+    for table in TENANT_TABLES:
+        for name in _table_references(statement, table):
+            if statement.lstrip().upper().startswith("INSERT"):
+                restricted = re.search(r"\(\s*[^)]*\btenant_id\b", statement) is not None
+            else:
+                restricted = (
+                    re.search(rf'"?\b{name}"?\."?tenant_id"?\s*(=|IN\b)', statement, re.I)
+                    is not None
+                )
+            if not restricted:
+                unrestricted.append(table)
+    return unrestricted
+
+
+def test_no_statement_of_a_request_reaches_past_its_tenant(
+    make_client: Callable[..., TestClient], make_tenant: Callable[..., TestTenant]
+) -> None:
+    """Call every push endpoint and every read route; check each SQL statement they run."""
+    client = make_client()
+    tenant = make_tenant()
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    app_engine: Engine = client.app.state.engine
+    event.listen(app_engine, "before_cursor_execute", record)
+    try:
+        request_id = ""
+        for endpoint in PUSH_ENDPOINTS:
+            records = SAMPLE_RECORDS[endpoint.name]
+            response = client.post(f"/v2/{endpoint.name}", json=records, headers=tenant.headers)
+            assert response.status_code == 200, response.text
+            request_id = response.json()["requestId"]
+            rejected = client.post(f"/v2/{endpoint.name}", json=[{}], headers=tenant.headers)
+            assert rejected.status_code == 400, rejected.text
+        values = {**PATH_VALUES, "request": request_id}
+        paths = client.get("/openapi.json").json()["paths"]
+        reads = [path for path in paths if path.startswith("/v2/") and "get" in paths[path]]
+        assert len(reads) >= 6, reads
+        for template in reads:
+            path = re.sub(r"{(\w+)}", lambda m: values.get(m[1].split("_")[0], "x"), template)
+            response = client.get(path, headers=tenant.headers)
+            assert response.status_code == 200, f"GET {path}: {response.text}"
+    finally:
+        event.remove(app_engine, "before_cursor_execute", record)
+    touching = [s for s in statements if any(_table_references(s, t) for t in TENANT_TABLES)]
+    assert len(touching) >= 10, statements
+    offending = {s: _crosses_tenants(s) for s in touching if _crosses_tenants(s)}
+    assert offending == {}

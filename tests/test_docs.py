@@ -27,7 +27,13 @@ QUICK_START = (
     "pip install -e '.[test]' && pytest",
 )
 # Variables read by tests/conftest.py rather than by Settings or the CLI.
-TEST_VARIABLES = {"PUSHAPI_TEST_ENGINES", "PUSHAPI_TEST_POSTGRES_URL", "PUSHAPI_REQUIRE_POSTGRES"}
+TEST_VARIABLES = {
+    "PUSHAPI_TEST_ENGINES",
+    "PUSHAPI_TEST_POSTGRES_URL",
+    "PUSHAPI_REQUIRE_POSTGRES",
+    "PUSHAPI_TEST_CHROMIUM",
+    "PUSHAPI_REQUIRE_BROWSER",
+}
 
 
 def _commands(group: Any, prefix: str = "pushapi") -> Iterator[tuple[str, Any]]:

@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Push API v2: push contacts, groups, lists, meetings, products and orders.",
         lifespan=lifespan,
         redoc_url=None,
+        docs_url=None,  # served by routes/ops.py from local assets
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     _install_error_handlers(app)
     app.include_router(push.build_router())
+    app.mount(ops.DOCS_ASSETS_URL, ops.DOCS_ASSETS, name="docs-assets")
     for module in (contacts, groups, lists, catalog, pushes, ops):
         app.include_router(module.router)
     _install_openapi(app)

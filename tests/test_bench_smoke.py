@@ -1,0 +1,54 @@
+"""The push benchmark (bench/push_throughput.py) runs end to end in its smoke mode: a real server,
+real HTTP pushes, the floor on the same bodies, and counts that add up. No timing is asserted."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import POSTGRES_ADMIN_URL
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "push_throughput.py"
+SMOKE_CONTACTS, SMOKE_LIST_IDS = 200, 500
+
+
+def _run_smoke(engine: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", "--json", "--engine", engine,
+         "--postgres-url", POSTGRES_ADMIN_URL],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_bench_smoke_mode_pushes_every_scenario_and_measures_the_floor(engine_name):
+    report = _run_smoke(engine_name)
+    assert (report["engine"], report["contacts"], report["batch"], report["runs"]) == (
+        engine_name,
+        SMOKE_CONTACTS,
+        100,
+        1,
+    )
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["cpu_model"]
+    scenarios = {s["name"]: s for s in report["scenarios"]}
+    expected_counts = {
+        "first_load": "created",
+        "changed_repush": "updated",
+        "unchanged_repush": "unchanged",
+    }
+    for name, outcome in expected_counts.items():
+        measured = scenarios[name]
+        counts = measured["server"]["counts"]
+        assert counts["received"] == counts[outcome] == SMOKE_CONTACTS, (name, counts)
+        assert measured["requests"] == 2 and measured["server"]["warnings"] == 0
+        assert measured["server"]["per_second"] > 0 and measured["floor"]["per_second"] > 0
+        assert measured["ratio_to_floor"] > 0 and measured["target_ratio"] > 0
+        assert 20 < measured["server"]["median_peak_rss_mib"] < 4096
+    listed = scenarios["list_add"]
+    if "skipped" in listed:
+        assert listed["skipped"] == "skipped: endpoint not available"
+    else:
+        assert listed["records"] == SMOKE_LIST_IDS
+        assert listed["server"]["counts"]["received"] == 1
+        assert listed["floor"]["per_second"] > 0

@@ -15,11 +15,6 @@ from pushapi.tenants import create_key, revoke_key
 
 PUSH = "/v2/contactinfo"
 WELL_FORMED_UNKNOWN_KEY = "pk_0123456789ab_" + "A" * 32
-# conftest's start_server leaves its handle on the server's log file open; only that is ignored.
-SERVER_LOG_HANDLE = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <_io.FileIO name='[^']*server-\\d+[.]log'"
-    ":pytest.PytestUnraisableExceptionWarning"
-)
 
 
 def contact(contact_id: str, **details: Any) -> dict[str, Any]:
@@ -105,7 +100,6 @@ def test_key_created_while_app_runs_works_at_once(client, tenant, engine):
     assert response.status_code == 200, response.text
 
 
-@SERVER_LOG_HANDLE
 def test_key_rotation_takes_effect_at_once_on_a_running_server(start_server, tenant, engine):
     server = start_server()
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
@@ -498,7 +492,6 @@ def test_one_bad_record_among_many_changes_nothing(client, tenant, snapshot, bad
     assert snapshot(tenant) != before
 
 
-@SERVER_LOG_HANDLE
 def test_rejected_push_changes_nothing_through_real_http(start_server, tenant, snapshot):
     server = start_server()
     with httpx.Client(base_url=server.base_url, timeout=30) as http:

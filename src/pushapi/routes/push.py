@@ -134,13 +134,19 @@ def _parse_records(body: bytes, max_records: int) -> list[Any]:
 
 
 def _validate_and_apply(
-    endpoint: PushEndpoint, engine: Engine, settings: Settings, tenant: Tenant, body: bytes,
-    entry: PushEntry,
+    endpoint: PushEndpoint, engine: Engine, settings: Settings, tenant: Tenant,
+    payload: list[bytes], entry: PushEntry,
 ) -> Report:  # fmt: skip
-    records = _parse_records(body, settings.max_records)
+    # The body, then each raw record, is let go as soon as it has been read, so that a push at
+    # the body limit never holds the body, the raw records and the stored documents at once.
+    records: list[Any] = _parse_records(payload.pop(), settings.max_records)
     entry.received = len(records)
     report = Report()
-    parsed = [parse_object(endpoint.schema, raw, i, "", report) for i, raw in enumerate(records)]
+    parsed = []
+    for index in range(len(records)):
+        parsed.append(parse_object(endpoint.schema, records[index], index, "", report))
+        records[index] = None
+    del records
     if report.errors:
         entry.warnings = report.warnings
         raise ValidationFailed(report.errors)
@@ -179,9 +185,9 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
         if retry_after is not None:
             raise RateLimited(f"too many pushes; retry in {retry_after} s", retry_after)
         _check_media_type(request)
-        body = await _read_body(request, settings.max_body_bytes)
+        payload = [await _read_body(request, settings.max_body_bytes)]
         await run_in_threadpool(
-            _validate_and_apply, endpoint, state.engine, settings, tenant, body, entry
+            _validate_and_apply, endpoint, state.engine, settings, tenant, payload, entry
         )
     except ApiError as error:
         entry.status, entry.error, entry.message = error.status, error.code, error.message

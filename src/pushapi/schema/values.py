@@ -51,6 +51,7 @@ _DATETIME = re.compile(
     r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?",
     re.ASCII,
 )
+_CANONICAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -187,6 +188,16 @@ def parse_datetime(raw: Any) -> str | None:
         )
     if not raw or raw.isspace():
         return None
+    if _CANONICAL_DATETIME.fullmatch(raw):
+        # Already in the form it is read back in (what a client re-pushing a read-back sends):
+        # only whether the date and time are real remains to be checked.
+        try:
+            datetime.fromisoformat(raw[:-1])
+        except ValueError:
+            raise ValueProblem(
+                f"not a real date and time: {raw[:40]!r}; expected {DATETIME_FORMATS}"
+            ) from None
+        return raw
     match = _DATETIME.fullmatch(raw)
     if match is None:
         raise ValueProblem(f"expected a DateTime ({DATETIME_FORMATS}), got {raw[:40]!r}")

@@ -88,7 +88,7 @@ def _pushed(kind: DocumentKind, record: Record, index: int) -> PushedRecord:
         return PushedRecord(index, key, deleting=True)
     # The stored document never holds the deletion flag: the row's is_deleted does.
     document = dump_document({**record, kind.deletion_field: None})
-    return PushedRecord(index, key, False, document, content_hash(document))
+    return PushedRecord(index, key, False, document.decode(), content_hash(document))
 
 
 def _document_json(row: Any) -> dict[str, Any]:

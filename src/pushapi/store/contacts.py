@@ -79,8 +79,9 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
         if details[name] is not None and details[name] != contact_id:
             pushed.references.append((f"ContactDetails.{name}", details[name]))
     _warn_malformed_emails(record, index, report)
-    pushed.document = dump_document(record)
-    pushed.digest = content_hash(pushed.document)
+    document = dump_document(record)
+    pushed.digest = content_hash(document)
+    pushed.document = document.decode()
     return pushed
 
 

@@ -41,7 +41,7 @@ class PushedRecord:
     index: int
     key: str
     deleting: bool
-    document: bytes = b""
+    document: str = ""  # the canonical JSON, as stored
     digest: str = ""
 
 
@@ -121,7 +121,7 @@ def write_records(
         before = stored.get(key)
         if state.source is not None and (before is None or state.digest != before.digest):
             written.append(state.source)
-            document = state.source.document.decode()
+            document = state.source.document
             if before is None:
                 new_rows.append(
                     {

@@ -11,12 +11,13 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushapi import __version__
 from pushapi.config import Settings
-from pushapi.errors import ApiError, error_body
+from pushapi.errors import ApiError, ServiceUnavailable, error_body
 from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
 from pushapi.ratelimit import RateLimiter
@@ -119,7 +120,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = error_body("invalid_parameter", "; ".join(problems), _request_id(request))
         return _json(400, body)
 
+    async def pool_timeout(request: Request, error: Exception) -> Response:
+        # A read (or the key check) that got no database connection in time.
+        busy = ServiceUnavailable(push.BUSY_MESSAGE)
+        return _json(busy.status, busy.body(_request_id(request)), busy.headers)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(PoolTimeout, pool_timeout)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_parameter)
 

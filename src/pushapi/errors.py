@@ -15,6 +15,7 @@ ApiError                      500 internal_error (what an unexpected failure ans
   +-- UnsupportedMediaType    415 unsupported_media_type
   +-- MisdirectedRegion       421 wrong_region
   +-- RateLimited             429 rate_limited (with Retry-After)
+  +-- ServiceUnavailable      503 unavailable (with Retry-After)
 """
 
 from dataclasses import dataclass
@@ -108,6 +109,17 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
     def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ServiceUnavailable(ApiError):
+    """Every database connection of this worker is busy; the client should retry shortly."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.headers = {"Retry-After": str(retry_after)}
 

@@ -1,6 +1,7 @@
 """The push endpoints (SPEC 3): read the body, validate every record, apply in one transaction,
 answer, and log the push whatever its outcome."""
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pushapi.auth import CallerDep
 from pushapi.config import Settings
@@ -20,6 +22,7 @@ from pushapi.errors import (
     NotSupportedForPlatform,
     PayloadTooLarge,
     RateLimited,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -39,6 +42,9 @@ from pushapi.store.lists import apply_list_push
 from pushapi.store.pushlog import PushEntry, write_push_entry
 from pushapi.tenants import PLATFORMS, Caller, Tenant
 
+rejection_log = logging.getLogger("pushapi.push")
+# SPEC 3: a push that cannot get a database connection in time is refused, never left hanging.
+BUSY_MESSAGE = "every database connection is busy; retry shortly"
 ApplyPush = Callable[[Connection, Tenant, list[Record], Report, datetime], Counts]
 JSON_MEDIA_TYPES = ("application/json", "text/json")
 # SPEC 4.2-4.4: lists, meetings and products are not available on community-essentials.
@@ -160,8 +166,16 @@ def _validate_and_apply(
 
 
 def _log_rejection(engine: Engine, tenant_id: int, entry: PushEntry) -> None:
-    with write_transaction(engine, tenant_id) as conn:
-        write_push_entry(conn, tenant_id, entry)
+    try:
+        with write_transaction(engine, tenant_id) as conn:
+            write_push_entry(conn, tenant_id, entry)
+    except PoolTimeout:
+        # No connection came free in time (the push itself may have been refused for that):
+        # the request still answers, and the access log still has its line.
+        rejection_log.warning(
+            "push not written to the push log: no database connection came free",
+            extra={"fields": {"request_id": entry.request_id, "status": entry.status}},
+        )
 
 
 async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) -> Response:
@@ -186,9 +200,12 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
             raise RateLimited(f"too many pushes; retry in {retry_after} s", retry_after)
         _check_media_type(request)
         payload = [await _read_body(request, settings.max_body_bytes)]
-        await run_in_threadpool(
-            _validate_and_apply, endpoint, state.engine, settings, tenant, payload, entry
-        )
+        try:
+            await run_in_threadpool(
+                _validate_and_apply, endpoint, state.engine, settings, tenant, payload, entry
+            )
+        except PoolTimeout:
+            raise ServiceUnavailable(BUSY_MESSAGE) from None
     except ApiError as error:
         entry.status, entry.error, entry.message = error.status, error.code, error.message
         if isinstance(error, ValidationFailed):

@@ -120,6 +120,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _error("Not found (records of other tenants are never visible)"),
     421: _error("The tenant is hosted in another region"),
     500: _error("Unexpected failure; nothing was changed"),
+    503: _error("Every database connection is busy; retry after Retry-After seconds"),
 }
 
 

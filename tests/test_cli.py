@@ -580,3 +580,26 @@ def test_serve_demo_prints_the_key_once_and_it_works(serve_demo, tmp_path, pusha
     # The second start made no key of its own.
     keys = json.loads(pushapi("keys", "list", "demo", "--json", "--database-url", url).out)
     assert len(keys) == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("PUSHAPI_REGION", "xx", id="region"),
+        pytest.param("PUSHAPI_MAX_RECORDS", "abc", id="not-a-number"),
+        pytest.param("PUSHAPI_MAX_BODY_BYTES", "0", id="out-of-range"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(["tenants", "list"], id="tenants-list"),
+        pytest.param(["serve", "--port", "1"], id="serve"),
+    ],
+)
+def test_invalid_setting_in_the_environment_is_one_line_naming_it(
+    pushapi, tmp_path, monkeypatch, variable, value, command
+):
+    monkeypatch.setenv(variable, value)
+    url = f"sqlite:///{tmp_path / 'pushapi.db'}"
+    assert_one_line_error(pushapi(*command, "--database-url", url), variable)

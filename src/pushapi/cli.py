@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import orjson
 import typer
+from pydantic import ValidationError
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -366,6 +367,15 @@ def push(
         raise SystemExit(1)
 
 
+def _settings_problems(error: ValidationError) -> str:
+    """Name the environment variables Settings refused, each with what it expects."""
+    problems = []
+    for problem in error.errors():
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        problems.append(f"PUSHAPI_{name}: {problem['msg']}")
+    return "; ".join(problems)
+
+
 def run(command: Callable[..., Any], args: list[str] | None = None) -> None:
     """Run a click command, turning user errors into one line on stderr and a non-zero exit."""
     try:
@@ -383,6 +393,8 @@ def run(command: Callable[..., Any], args: list[str] | None = None) -> None:
         raise SystemExit(done.exit_code) from None
     except (CliError, TenantError) as error:
         _fail(str(error))
+    except ValidationError as error:  # a PUSHAPI_* variable that Settings refuses
+        _fail(f"invalid setting: {_settings_problems(error)}")
     except KeyboardInterrupt:
         _fail("interrupted", status=130)
 

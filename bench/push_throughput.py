@@ -246,7 +246,9 @@ def summarise(outcome: Outcome) -> dict[str, Any]:
         _median([t.seconds for t in floor]),
     )
     ratio = floor_median / seconds
-    cpu_ratio = _median([t.cpu_seconds for t in floor]) / _median([m.cpu_seconds for m in server])
+    server_cpu = _median([m.cpu_seconds for m in server])
+    # CPU time is counted in clock ticks (10 ms): a tiny run may show none at all.
+    cpu_ratio = _median([t.cpu_seconds for t in floor]) / server_cpu if server_cpu else None
     result.update(
         unit="ids" if scenario.endpoint == "list" else "contacts",
         body_bytes=sum(len(b) for b in scenario.bodies),
@@ -272,7 +274,7 @@ def summarise(outcome: Outcome) -> dict[str, Any]:
         ratios_per_run=[
             round(f.seconds / m.seconds, 3) for f, m in zip(floor, server, strict=True)
         ],
-        cpu_ratio_to_floor=round(cpu_ratio, 3),
+        cpu_ratio_to_floor=None if cpu_ratio is None else round(cpu_ratio, 3),
     )
     if scenario.target is not None:
         result["target_ratio"] = scenario.target
@@ -321,7 +323,7 @@ def _cells(s: dict[str, Any]) -> list[str]:
         f"{s['floor']['per_second']:,}",
         f"{s['ratio_to_floor']:.2f}x",
         target,
-        f"{s['cpu_ratio_to_floor']:.2f}x",
+        "-" if s["cpu_ratio_to_floor"] is None else f"{s['cpu_ratio_to_floor']:.2f}x",
         peak,
         f"{handler:.0%}",
     ]

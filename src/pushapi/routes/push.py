@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from msgspec import Raw
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -34,18 +35,21 @@ from pushapi.schema.meeting import MEETING
 from pushapi.schema.openapi import push_openapi
 from pushapi.schema.product import PRODUCT
 from pushapi.store.catalog import apply_meeting_push, apply_product_push
-from pushapi.store.contacts import apply_contact_push
+from pushapi.store.contacts import apply_contact_push, recognise_contacts
 from pushapi.store.counts import Counts
-from pushapi.store.documents import load_json
+from pushapi.store.documents import decode_record, load_json, split_records
 from pushapi.store.engine import write_transaction
 from pushapi.store.lists import apply_list_push
 from pushapi.store.pushlog import PushEntry, write_push_entry
+from pushapi.store.records import PushBatch, Recognised
 from pushapi.tenants import PLATFORMS, Caller, Tenant
 
 rejection_log = logging.getLogger("pushapi.push")
 # SPEC 3: a push that cannot get a database connection in time is refused, never left hanging.
 BUSY_MESSAGE = "every database connection is busy; retry shortly"
-ApplyPush = Callable[[Connection, Tenant, list[Record], Report, datetime], Counts]
+ApplyPush = Callable[[Connection, Tenant, PushBatch, Report, datetime], Counts]
+# Finds the records of a push stored earlier byte for byte: their digests, and those it knows.
+Recognise = Callable[[Engine, Tenant, list[Raw]], tuple[list[str], dict[int, Recognised]]]
 JSON_MEDIA_TYPES = ("application/json", "text/json")
 # SPEC 4.2-4.4: lists, meetings and products are not available on community-essentials.
 NOT_ESSENTIALS = tuple(platform for platform in PLATFORMS if platform != "community-essentials")
@@ -60,6 +64,7 @@ class PushEndpoint:
     apply: ApplyPush
     platforms: tuple[str, ...] = PLATFORMS
     summary: str = ""
+    recognise: Recognise | None = None
 
 
 PUSH_ENDPOINTS: tuple[PushEndpoint, ...] = (
@@ -68,6 +73,7 @@ PUSH_ENDPOINTS: tuple[PushEndpoint, ...] = (
         CONTACT_INFO,
         apply_contact_push,
         summary="Push contacts: details, groups, addresses, phones, e-mails and more",
+        recognise=recognise_contacts,
     ),
     PushEndpoint(
         "list",
@@ -129,14 +135,60 @@ def _parse_records(body: bytes, max_records: int) -> list[Any]:
         raise InvalidBody(f"body is not valid JSON: {problem}") from None
     if not isinstance(data, list):
         raise InvalidBody("body must be a JSON array of records")
-    if len(data) > max_records:
-        raise PayloadTooLarge(
-            f"{len(data)} records exceed the limit of {max_records} records per push"
-        )
-    for index, record in enumerate(data):
-        if not isinstance(record, dict):
-            raise InvalidBody(f"body must be a JSON array of objects; record {index} is not one")
+    _check_records(data, max_records, lambda record: isinstance(record, dict))
     return data
+
+
+def _check_records(records: list[Any], max_records: int, is_object: Callable[[Any], bool]) -> None:
+    if len(records) > max_records:
+        raise PayloadTooLarge(
+            f"{len(records)} records exceed the limit of {max_records} records per push"
+        )
+    for index, record in enumerate(records):
+        if not is_object(record):
+            raise InvalidBody(f"body must be a JSON array of objects; record {index} is not one")
+
+
+def _read_records(
+    endpoint: PushEndpoint, engine: Engine, tenant: Tenant, body: bytes, max_records: int,
+    report: Report, entry: PushEntry,
+) -> PushBatch:  # fmt: skip
+    """Read and validate every record of the body; a recognised record is not read at all."""
+    raws = split_records(body)
+    if raws is None:  # not a JSON array as the fast reader takes it: load_json decides
+        records: list[Any] = _parse_records(body, max_records)
+        entry.received = len(records)
+        return PushBatch(_validate(endpoint.schema, records, {}, report))
+    _check_records(raws, max_records, lambda raw: bytes(memoryview(raw)[:1]) == b"{")
+    entry.received = len(raws)
+    digests: list[str] | None = None
+    known: dict[int, Recognised] = {}
+    if endpoint.recognise is not None:
+        digests, known = endpoint.recognise(engine, tenant, raws)
+    try:
+        records = [None if index in known else decode_record(raw) for index, raw in enumerate(raws)]
+    except (ValueError, RecursionError):
+        _parse_records(body, max_records)  # raises the exact InvalidBody
+        raise
+    del raws
+    return PushBatch(_validate(endpoint.schema, records, known, report), digests)
+
+
+def _validate(
+    schema: ObjectSchema, records: list[Any], known: dict[int, Recognised], report: Report
+) -> list[Record | Recognised]:
+    """Each record read against the schema (each raw record is let go once read)."""
+    parsed: list[Record | Recognised | None] = []
+    for index in range(len(records)):
+        recognised = known.get(index)
+        if recognised is not None:
+            parsed.append(recognised)
+        else:
+            parsed.append(parse_object(schema, records[index], index, "", report))
+            records[index] = None
+    if report.errors:
+        raise ValidationFailed(report.errors)
+    return [record for record in parsed if record is not None]
 
 
 def _validate_and_apply(
@@ -145,20 +197,16 @@ def _validate_and_apply(
 ) -> Report:  # fmt: skip
     # The body, then each raw record, is let go as soon as it has been read, so that a push at
     # the body limit never holds the body, the raw records and the stored documents at once.
-    records: list[Any] = _parse_records(payload.pop(), settings.max_records)
-    entry.received = len(records)
     report = Report()
-    parsed = []
-    for index in range(len(records)):
-        parsed.append(parse_object(endpoint.schema, records[index], index, "", report))
-        records[index] = None
-    del records
-    if report.errors:
+    try:
+        batch = _read_records(
+            endpoint, engine, tenant, payload.pop(), settings.max_records, report, entry
+        )
+    except ValidationFailed:
         entry.warnings = report.warnings
-        raise ValidationFailed(report.errors)
-    valid = [record for record in parsed if record is not None]
+        raise
     with write_transaction(engine, tenant.tenant_id) as conn:
-        entry.counts = endpoint.apply(conn, tenant, valid, report, entry.received_at)
+        entry.counts = endpoint.apply(conn, tenant, batch, report, entry.received_at)
         entry.warnings = report.warnings
         entry.duration_ms = (time.perf_counter() - entry.started) * 1000
         write_push_entry(conn, tenant.tenant_id, entry)

@@ -16,6 +16,7 @@ from pushapi.schema.product import PRODUCT
 from pushapi.store.counts import Counts
 from pushapi.store.documents import content_hash, dump_document, load_json
 from pushapi.store.records import (
+    PushBatch,
     PushedRecord,
     RecordState,
     RecordTable,
@@ -47,22 +48,22 @@ class DocumentKind(RecordTable):
         return self.object_schema.deletion_field
 
 
-MEETINGS = DocumentKind(meetings, "meeting_id", "MeetingId", "meeting", MEETING)
-PRODUCTS = DocumentKind(products, "product_id", "ProductId", "product", PRODUCT)
+MEETINGS = DocumentKind(meetings, "meeting_id", "MeetingId", "meeting", schema=MEETING)
+PRODUCTS = DocumentKind(products, "product_id", "ProductId", "product", schema=PRODUCT)
 
 
 def apply_meeting_push(
-    conn: Connection, tenant: Tenant, records: list[Record], report: Report, now: datetime
+    conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid Meeting records in array order (SPEC 4.3)."""
-    return apply_document_push(MEETINGS, conn, tenant, records, report, now)
+    return apply_document_push(MEETINGS, conn, tenant, batch.read_records(), report, now)
 
 
 def apply_product_push(
-    conn: Connection, tenant: Tenant, records: list[Record], report: Report, now: datetime
+    conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid Product records in array order (SPEC 4.4)."""
-    return apply_document_push(PRODUCTS, conn, tenant, records, report, now)
+    return apply_document_push(PRODUCTS, conn, tenant, batch.read_records(), report, now)
 
 
 def apply_document_push(

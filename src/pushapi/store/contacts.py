@@ -3,6 +3,13 @@
 The contact itself is a whole record (store/records.py: one read of the stored hashes, a replay in
 array order, bulk writes of what changed); its memberships and groups follow with a fixed number
 of set-based statements, whatever the size of the batch.
+
+A nightly sync mostly re-pushes contacts byte for byte as the night before. A contact row keeps
+the digest of the exact bytes it was written from (`raw_hash`), and a pushed record with that
+digest is known unchanged without being read at all. The digest is kept only when those bytes
+alone decide the outcome: the record drew no warning, names no other contact and orders no
+product (whose existence can change), and it is seeded with what else decides how a record is
+read (RAW_READING_VERSION and the tenant's platform).
 """
 
 import re
@@ -10,16 +17,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+import orjson
+from msgspec import Raw
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
+from pushapi.errors import ValidationFailed
 from pushapi.schema.contact import CONTACT_INFO, GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
-from pushapi.schema.fields import Record, Report
+from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
 from pushapi.store.batch import chunks, select_in
 from pushapi.store.counts import Counts
-from pushapi.store.documents import content_hash, dump_document
+from pushapi.store.documents import (
+    content_hash,
+    decode_record,
+    dump_document,
+    raw_digest,
+)
 from pushapi.store.records import (
+    PushBatch,
     PushedRecord,
+    Recognised,
     RecordState,
     RecordTable,
     replay,
@@ -41,7 +58,19 @@ COLLECTIONS = tuple(f.name for f in CONTACT_INFO.fields if f.kind is Kind.OBJECT
 CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
 
 
-CONTACTS = RecordTable(contacts, "contact_id", "ContactDetails.ContactId", "contact")
+# Change it whenever a change to the schema or to this module changes how a pushed contact is
+# read, checked or stored: digests kept under the old value are then no longer recognised.
+RAW_READING_VERSION = 1
+
+CONTACTS = RecordTable(
+    contacts,
+    "contact_id",
+    "ContactDetails.ContactId",
+    "contact",
+    extra_columns=("raw_hash", "group_attributes"),
+)
+# (GroupId, GroupName, GroupType, GroupSubType) of one Groups entry, as pushed and normalised.
+GroupAttributes = tuple[str, str | None, str | None, str | None]
 
 
 @dataclass(slots=True)
@@ -49,8 +78,39 @@ class PushedContact(PushedRecord):
     """One pushed contact: its stored document, and the rows and checks that go with it."""
 
     membership_rows: list[dict[str, Any]] = field(default_factory=list)
-    group_attributes: list[dict[str, Any]] = field(default_factory=list)
+    group_attributes: list[GroupAttributes] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)  # (path, ContactId)
+    orders: list[tuple[int, str]] = field(default_factory=list)  # (position, ProductId)
+
+
+def raw_seed(tenant: Tenant) -> bytes:
+    """What besides its bytes decides how a tenant's pushed contact is read."""
+    return f"contactinfo:{RAW_READING_VERSION}:{tenant.platform}".encode()
+
+
+def recognise_contacts(
+    engine: Engine, tenant: Tenant, raws: list[Raw]
+) -> tuple[list[str], dict[int, Recognised]]:
+    """The digest of each pushed record, and the records a live contact was written from.
+
+    One read outside the write transaction, so that validation of the rest does not hold the
+    write lock; apply_contact_push checks each again inside it.
+    """
+    seed = raw_seed(tenant)
+    digests = [raw_digest(raw, seed) for raw in raws]
+    query = select(contacts.c.raw_hash, contacts.c.contact_id, contacts.c.group_attributes).where(
+        contacts.c.tenant_id == tenant.tenant_id, contacts.c.is_deleted.is_(False)
+    )
+    with engine.connect() as conn:
+        found = {row.raw_hash: row for row in select_in(conn, query, contacts.c.raw_hash, digests)}
+    known = {}
+    for index, digest in enumerate(digests):
+        row = found.get(digest)
+        if row is not None:
+            known[index] = Recognised(
+                index, raws[index], row.contact_id, digest, row.group_attributes
+            )
+    return digests, known
 
 
 def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) -> PushedContact:
@@ -78,6 +138,8 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
     for name in CONTACT_REFERENCES:
         if details[name] is not None and details[name] != contact_id:
             pushed.references.append((f"ContactDetails.{name}", details[name]))
+    orders = record["Orders"]
+    pushed.orders = [(position, order["ProductId"]) for position, order in enumerate(orders)]
     _warn_malformed_emails(record, index, report)
     document = dump_document(record)
     pushed.digest = content_hash(document)
@@ -99,7 +161,9 @@ def _memberships(
                 f"same GroupId and Role as Groups[{position}], which replaces it",
             )
         last_position[key] = position
-        pushed.group_attributes.append(entry)
+        pushed.group_attributes.append(
+            (entry["GroupId"], *(entry[name] for name in GROUP_ATTRIBUTES))  # type: ignore[arg-type]
+        )
     kept: list[Record] = []
     for position, entry in enumerate(entries):
         if last_position[(entry["GroupId"], entry["Role"])] != position:
@@ -130,19 +194,72 @@ def _warn_malformed_emails(record: Record, index: int, report: Report) -> None:
 
 
 def apply_contact_push(
-    conn: Connection, tenant: Tenant, records: list[Record], report: Report, now: datetime
+    conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid ContactInfo records in array order; return what happened to each."""
-    pushed = [prepare_contact(record, i, tenant, report) for i, record in enumerate(records)]
-    stored = stored_states(conn, CONTACTS, tenant.tenant_id, [p.key for p in pushed])
+    pushed: list[PushedContact] = []
+    recognised: list[Recognised] = []
+    for index, item in enumerate(batch.records):
+        if isinstance(item, Recognised):
+            recognised.append(item)
+        else:
+            pushed.append(prepare_contact(item, index, tenant, report))
+    keys = [p.key for p in pushed] + [r.key for r in recognised]
+    stored = stored_states(conn, CONTACTS, tenant.tenant_id, keys)
+    for r in recognised:
+        pushed.append(_recognised_contact(r, stored, tenant, report))
+    if recognised:
+        pushed.sort(key=lambda p: p.index)
+    _keep_raw_digests(pushed, batch.raw_digests, report)
     final = {key: RecordState(s.exists, s.deleted, s.digest) for key, s in stored.items()}
     counts = replay(CONTACTS, pushed, final, report)
     written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now)
     _replace_memberships(conn, tenant.tenant_id, written, stored)
     _write_groups(conn, tenant.tenant_id, pushed, now)
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)
-    _warn_unknown_products(conn, tenant.tenant_id, records, pushed, report)
+    _warn_unknown_products(conn, tenant.tenant_id, pushed, report)
     return counts
+
+
+def _recognised_contact(
+    r: Recognised, stored: dict[str, RecordState], tenant: Tenant, report: Report
+) -> PushedContact:
+    """A recognised record, or the record read in full when its row changed since it was found.
+
+    A recognised record carries the stored digest and no document: the replay counts it like any
+    record with that content, and as it is what the row holds, it is never written from.
+    """
+    state = stored.get(r.key)
+    if state is not None and not state.deleted and state.raw_digest == r.raw_digest:
+        attributes = orjson.loads(r.stored_extra) if r.stored_extra else []
+        return PushedContact(
+            r.index,
+            r.key,
+            deleting=False,
+            digest=state.digest,
+            group_attributes=[tuple(entry) for entry in attributes],
+        )
+    record = parse_object(CONTACT_INFO, decode_record(r.raw), r.index, "", report)
+    if record is None or report.errors:
+        # Cannot happen: these exact bytes were stored once, valid and without warnings.
+        raise ValidationFailed(report.errors)
+    return prepare_contact(record, r.index, tenant, report)
+
+
+def _keep_raw_digests(
+    pushed: list[PushedContact], digests: list[str] | None, report: Report
+) -> None:
+    """Set the raw_hash to write with each contact: its digest where its bytes alone decide how
+    it is read and applied (no warning, no reference to another contact, no order); else null."""
+    warned = {warning.index for warning in report.warnings}
+    for p in pushed:
+        if p.document == "":
+            continue  # a deletion, or a recognised record: no document is written from it
+        if digests is None or p.index in warned or p.references or p.orders:
+            p.columns = {"raw_hash": None, "group_attributes": None}
+            continue
+        attributes = orjson.dumps(p.group_attributes).decode() if p.group_attributes else None
+        p.columns = {"raw_hash": digests[p.index], "group_attributes": attributes}
 
 
 def _replace_memberships(
@@ -174,12 +291,13 @@ def _write_groups(
 ) -> None:
     """SPEC 4.1: a group's name, type and subtype take the last pushed (non-null) value."""
     latest: dict[str, dict[str, Any]] = {}
+    columns = [GROUP_ATTRIBUTE_COLUMNS[name] for name in GROUP_ATTRIBUTES]
     for p in pushed:
-        for entry in p.group_attributes:
-            values = latest.setdefault(entry["GroupId"], {})
-            for name in GROUP_ATTRIBUTES:
-                if entry[name] is not None:
-                    values[GROUP_ATTRIBUTE_COLUMNS[name]] = entry[name]
+        for group_id, *attributes in p.group_attributes:
+            values = latest.setdefault(group_id, {})
+            for column, value in zip(columns, attributes, strict=True):
+                if value is not None:
+                    values[column] = value
     if not latest:
         return
     query = select(groups).where(groups.c.tenant_id == tenant_id)
@@ -240,19 +358,10 @@ def _warn_unknown_references(
 
 
 def _warn_unknown_products(
-    conn: Connection,
-    tenant_id: int,
-    records: list[Record],
-    pushed: list[PushedContact],
-    report: Report,
+    conn: Connection, tenant_id: int, pushed: list[PushedContact], report: Report
 ) -> None:
     """SPEC 4.1: an order's ProductId that is not a stored, live product is a warning."""
-    orders = [
-        (p.index, position, order["ProductId"])
-        for record, p in zip(records, pushed, strict=True)
-        if not p.deleting  # a deletion applies nothing of the record, so its orders are moot
-        for position, order in enumerate(record["Orders"] or ())
-    ]
+    orders = [(p.index, position, product_id) for p in pushed for position, product_id in p.orders]
     if not orders:
         return
     query = select(products.c.product_id).where(

@@ -34,6 +34,7 @@ from pushapi.schema.lists import ListMode, list_mode
 from pushapi.schema.values import format_datetime
 from pushapi.store.batch import chunks, select_in
 from pushapi.store.counts import Counts
+from pushapi.store.records import PushBatch
 from pushapi.store.tables import contacts, list_members, lists
 from pushapi.tenants import Tenant
 
@@ -54,9 +55,10 @@ class ListState:
 
 
 def apply_list_push(
-    conn: Connection, tenant: Tenant, records: list[Record], report: Report, now: datetime
+    conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid List records in array order; return what happened to each."""
+    records = batch.read_records()
     tenant_id = tenant.tenant_id
     stored = _stored_lists(conn, tenant_id, {record["ListId"] for record in records})
     final = {list_id: state.copy() for list_id, state in stored.items()}

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Table, bindparam, insert, select, update
+from msgspec import Raw
+from sqlalchemy import Column, Connection, Row, Table, bindparam, insert, null, select, update
 
-from pushapi.schema.fields import Report
+from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
 from pushapi.store.batch import select_in
 from pushapi.store.counts import Counts
@@ -28,6 +29,8 @@ class RecordTable:
     id_column_name: str
     id_path: str  # where the id sits in a pushed record, for warnings: "ContactDetails.ContactId"
     noun: str
+    # Columns written with the document from PushedRecord.columns (contacts: raw_hash, ...).
+    extra_columns: tuple[str, ...] = ()
 
     @property
     def id_column(self) -> Column[Any]:
@@ -43,6 +46,37 @@ class PushedRecord:
     deleting: bool
     document: str = ""  # the canonical JSON, as stored
     digest: str = ""
+    columns: dict[str, Any] | None = None  # values of the table's extra columns
+
+
+@dataclass(slots=True)
+class Recognised:
+    """A pushed record whose exact bytes are stored as those of a live record (`raw_hash`).
+
+    Found before the write transaction; inside it the record is taken as unchanged only if its
+    row still holds that digest, and read in full like any other record otherwise.
+    """
+
+    index: int
+    raw: Raw
+    key: str
+    raw_digest: str
+    stored_extra: str | None  # what the table keeps beside the digest (contacts: group attributes)
+
+
+@dataclass(slots=True)
+class PushBatch:
+    """The records of one valid push, in array order, as the endpoint's apply takes them."""
+
+    records: list[Record | Recognised]
+    # The digest of each record's exact bytes, for the endpoints that keep them; else None.
+    raw_digests: list[str] | None = None
+
+    def read_records(self) -> list[Record]:
+        """The records, for an endpoint that recognises none (every one was read)."""
+        records = [record for record in self.records if not isinstance(record, Recognised)]
+        assert len(records) == len(self.records)
+        return records
 
 
 @dataclass(slots=True)
@@ -53,6 +87,7 @@ class RecordState:
     deleted: bool
     digest: str
     source: PushedRecord | None = None  # the pushed record whose document is to be written
+    raw_digest: str | None = None  # as stored, where the table keeps one (raw_hash)
 
 
 def stored_states(
@@ -60,11 +95,15 @@ def stored_states(
 ) -> dict[str, RecordState]:
     """The stored state of each of `keys` that exists."""
     table = kind.table
+    raw_hash = table.c.raw_hash if "raw_hash" in table.c else null()
     query = select(
-        kind.id_column.label("record_id"), table.c.is_deleted, table.c.content_hash
+        kind.id_column.label("record_id"),
+        table.c.is_deleted,
+        table.c.content_hash,
+        raw_hash.label("raw_hash"),
     ).where(table.c.tenant_id == tenant_id)
     return {
-        row.record_id: RecordState(True, row.is_deleted, row.content_hash)
+        row.record_id: RecordState(True, row.is_deleted, row.content_hash, None, row.raw_hash)
         for row in select_in(conn, query, kind.id_column, keys)
     }
 
@@ -122,6 +161,7 @@ def write_records(
         if state.source is not None and (before is None or state.digest != before.digest):
             written.append(state.source)
             document = state.source.document
+            extra = state.source.columns or {}
             if before is None:
                 new_rows.append(
                     {
@@ -132,6 +172,7 @@ def write_records(
                         "is_deleted": state.deleted,
                         "created_at": now,
                         "updated_at": now,
+                        **{name: extra.get(name) for name in kind.extra_columns},
                     }
                 )
             else:
@@ -141,6 +182,7 @@ def write_records(
                         "b_doc": document,
                         "b_hash": state.digest,
                         "b_deleted": state.deleted,
+                        **{f"b_{name}": extra.get(name) for name in kind.extra_columns},
                     }
                 )
         elif before is not None and state.deleted != before.deleted:
@@ -158,6 +200,7 @@ def write_records(
                 content_hash=bindparam("b_hash"),
                 is_deleted=bindparam("b_deleted"),
                 updated_at=now,
+                **{name: bindparam(f"b_{name}") for name in kind.extra_columns},
             ),
             changed_rows,
         )

@@ -82,7 +82,7 @@ api_keys = Table(
 )
 
 
-def _document_table(name: str, id_column: str) -> Table:
+def _document_table(name: str, id_column: str, *extra: Column[Any] | Index) -> Table:
     """A table of records stored whole, with a content hash and a soft-delete flag."""
     return Table(
         name,
@@ -95,10 +95,20 @@ def _document_table(name: str, id_column: str) -> Table:
         Column("created_at", UtcDateTime, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
         Index(f"ix_{name}_tenant_id_updated_at", "tenant_id", "updated_at"),
+        *extra,
     )
 
 
-contacts = _document_table("contacts", "contact_id")
+contacts = _document_table(
+    "contacts",
+    "contact_id",
+    # The digest of the record's exact bytes as last written, when a re-push of those bytes
+    # can be known unchanged without reading it again (store/contacts.py says when); else null.
+    Column("raw_hash", String(32)),
+    # What the group attributes of that record were: JSON [[GroupId, Name, Type, SubType], ...].
+    Column("group_attributes", Text),
+    Index("ix_contacts_tenant_id_raw_hash", "tenant_id", "raw_hash"),
+)
 meetings = _document_table("meetings", "meeting_id")
 products = _document_table("products", "product_id")
 

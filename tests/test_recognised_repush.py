@@ -1,0 +1,205 @@
+"""Re-pushes of a contact byte for byte as it was stored: known unchanged without being read
+(store/contacts.py), and every outcome exactly as if each record had been read in full."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+import pushapi.routes.push
+from pushapi.schema.fields import Report, parse_object
+from pushapi.store.contacts import apply_contact_push, raw_seed
+from pushapi.store.documents import raw_digest, split_records
+from pushapi.store.engine import write_transaction
+from pushapi.store.records import PushBatch, Recognised
+from pushapi.store.tables import contacts
+from pushapi.tenants import find_tenant
+
+PUSH = "/v2/contactinfo"
+
+
+def person(contact_id: str, **details: Any) -> dict[str, Any]:
+    return {"ContactDetails": {"ContactId": contact_id, "LastName": "Doe", **details}}
+
+
+def post(client: Any, tenant: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    response = client.post(PUSH, content=orjson.dumps(records), headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def counts(answer: dict[str, Any]) -> tuple[int, int, int, int]:
+    return answer["created"], answer["updated"], answer["deleted"], answer["unchanged"]
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The indexes of the records the push endpoint reads against the schema."""
+    seen: list[int] = []
+
+    def counted(schema: Any, raw: Any, index: int, prefix: str, report: Any) -> Any:
+        seen.append(index)
+        return parse_object(schema, raw, index, prefix, report)
+
+    monkeypatch.setattr(pushapi.routes.push, "parse_object", counted)
+    return seen
+
+
+def raw_hashes(engine: Any, tenant: Any) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(contacts.c.contact_id, contacts.c.raw_hash).where(
+                contacts.c.tenant_id == tenant.tenant_id
+            )
+        ).all()
+    return {row.contact_id: row.raw_hash for row in rows}
+
+
+def test_a_byte_identical_repush_is_not_read_and_counts_unchanged(client, tenant, engine, reads):
+    records = [person(f"c{n}", FirstName=f"N{n}") for n in range(5)]
+    assert counts(post(client, tenant, records)) == (5, 0, 0, 0)
+    assert reads == [0, 1, 2, 3, 4]
+    assert all(raw_hashes(engine, tenant).values())
+    reads.clear()
+    before = client.get("/v2/contacts/c3", headers=tenant.headers).json()
+    answer = post(client, tenant, records)
+    assert counts(answer) == (0, 0, 0, 5)
+    assert answer["warnings"] == []
+    assert reads == []
+    assert client.get("/v2/contacts/c3", headers=tenant.headers).json() == before
+
+
+def test_only_the_records_not_recognised_are_read(client, tenant, reads):
+    records = [person(f"c{n}") for n in range(4)]
+    post(client, tenant, records)
+    reads.clear()
+    records[2] = person("c2", FirstName="Changed")
+    records.append(person("c9"))
+    assert counts(post(client, tenant, records)) == (1, 1, 0, 3)
+    assert reads == [2, 4]
+
+
+def test_a_recognised_record_still_gives_its_groups_their_attributes(client, tenant, reads):
+    mine = {
+        **person("a"),
+        "Groups": [{"GroupId": "G1", "GroupName": "One", "GroupType": "Committee"}],
+    }
+    post(client, tenant, [mine])
+    post(client, tenant, [{**person("b"), "Groups": [{"GroupId": "G1", "GroupName": "Two"}]}])
+    assert client.get("/v2/groups/G1", headers=tenant.headers).json()["GroupName"] == "Two"
+    reads.clear()
+    # SPEC 4.1: the last pushed value wins, even when the contact itself is unchanged.
+    assert counts(post(client, tenant, [mine])) == (0, 0, 0, 1)
+    assert reads == []
+    group = client.get("/v2/groups/G1", headers=tenant.headers).json()
+    assert (group["GroupName"], group["GroupType"]) == ("One", "Committee")
+
+
+def test_a_record_with_warnings_is_read_again_and_warns_again(client, tenant, engine, reads):
+    records = [person("a", Nickname="Al"), person("b", PrimaryEmailAddress="not-an-address")]
+    first = post(client, tenant, records)
+    assert raw_hashes(engine, tenant) == {"a": None, "b": None}
+    reads.clear()
+    again = post(client, tenant, records)
+    assert counts(again) == (0, 0, 0, 2)
+    assert again["warnings"] == first["warnings"]
+    assert len(again["warnings"]) == 2
+    assert reads == [0, 1]
+
+
+def test_a_reference_is_checked_again_on_every_push(client, tenant, engine, reads):
+    post(client, tenant, [person("org", IsOrganization=True, OrganizationName="Org")])
+    child = person("kid", ParentContactId="org")
+    assert post(client, tenant, [child])["warnings"] == []
+    assert raw_hashes(engine, tenant)["kid"] is None
+    post(client, tenant, [{"ContactDetails": {"ContactId": "org", "IsDeleted": True}}])
+    answer = post(client, tenant, [child])
+    assert counts(answer) == (0, 0, 0, 1)
+    assert [(w["index"], w["path"]) for w in answer["warnings"]] == [
+        (0, "ContactDetails.ParentContactId")
+    ]
+
+
+def test_an_order_is_checked_again_on_every_push(client, tenant, engine):
+    product = {"ProductId": "P1", "ProductName": "Book", "Price": 10}
+    response = client.post("/v2/product", json=[product], headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    buyer = {**person("a"), "Orders": [{"OrderId": "O1", "ProductId": "P1"}]}
+    assert post(client, tenant, [buyer])["warnings"] == []
+    assert raw_hashes(engine, tenant)["a"] is None
+    gone = {"ProductId": "P1", "IsDeleted": True}
+    assert client.post("/v2/product", json=[gone], headers=tenant.headers).status_code == 200
+    answer = post(client, tenant, [buyer])
+    assert [(w["index"], w["path"]) for w in answer["warnings"]] == [(0, "Orders[0].ProductId")]
+
+
+def test_a_deleted_contact_pushed_again_as_before_is_restored(client, tenant, reads):
+    record = person("a", FirstName="Ann")
+    post(client, tenant, [record])
+    post(client, tenant, [{"ContactDetails": {"ContactId": "a", "IsDeleted": True}}])
+    reads.clear()
+    assert counts(post(client, tenant, [record])) == (0, 1, 0, 0)
+    assert reads == [0]
+    read = client.get("/v2/contacts/a", headers=tenant.headers).json()
+    assert read["ContactDetails"]["FirstName"] == "Ann"
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+
+
+def test_a_contact_pushed_twice_in_one_batch_is_replayed_in_order(client, tenant):
+    record = person("a", FirstName="Ann")
+    post(client, tenant, [record])
+    answer = post(client, tenant, [record, record])
+    assert counts(answer) == (0, 0, 0, 2)
+    assert [(w["index"], w["path"]) for w in answer["warnings"]] == [
+        (1, "ContactDetails.ContactId")
+    ]
+    changed = person("a", FirstName="Bea")
+    answer = post(client, tenant, [record, changed, record])
+    assert counts(answer) == (0, 2, 0, 1)
+    read = client.get("/v2/contacts/a", headers=tenant.headers).json()
+    assert read["ContactDetails"]["FirstName"] == "Ann"
+
+
+def test_the_same_bytes_from_another_tenant_are_not_recognised(client, make_tenant, reads):
+    one, other = make_tenant(), make_tenant()
+    records = [person("a")]
+    post(client, one, records)
+    reads.clear()
+    assert counts(post(client, other, records)) == (1, 0, 0, 0)
+    assert reads == [0]
+
+
+def test_the_platform_is_part_of_the_digest(make_tenant, engine):
+    community, essentials = make_tenant("community"), make_tenant("community-essentials")
+    raw = split_records(orjson.dumps([person("a")]))
+    assert raw is not None
+    seeds = [raw_seed(find_tenant(engine, t.code)) for t in (community, essentials)]
+    assert raw_digest(raw[0], seeds[0]) != raw_digest(raw[0], seeds[1])
+
+
+def test_a_record_whose_row_changed_since_it_was_recognised_is_read_in_full(client, tenant, engine):
+    """Recognition happens before the write transaction; inside it the row decides."""
+    old = person("a", FirstName="Ann")
+    post(client, tenant, [old])
+    stale_digest = raw_hashes(engine, tenant)["a"]
+    assert stale_digest is not None
+    new = person("a", FirstName="Bea")
+    post(client, tenant, [new])
+    raws = split_records(orjson.dumps([old]))
+    assert raws is not None
+    recognised = Recognised(0, raws[0], "a", stale_digest, None)
+    stored_tenant = find_tenant(engine, tenant.code)
+    with write_transaction(engine, tenant.tenant_id) as conn:
+        outcome = apply_contact_push(
+            conn,
+            stored_tenant,
+            PushBatch([recognised], [stale_digest]),
+            Report(),
+            datetime.now(UTC),
+        )
+    assert (outcome.updated, outcome.unchanged) == (1, 0)
+    read = client.get("/v2/contacts/a", headers=tenant.headers).json()
+    assert read["ContactDetails"]["FirstName"] == "Ann"
+    assert raw_hashes(engine, tenant)["a"] == stale_digest

@@ -160,7 +160,13 @@ _DATETIME_CACHE: dict[str, str] = {}
 _DATETIME_CACHE_SIZE = 50_000
 
 
-def _remember_datetime(raw: str, normalised: str) -> None:
+def cached_datetime(raw: str) -> str | None:
+    """The normalised form of a zoned DateTime read before, if it is remembered."""
+    return _DATETIME_CACHE.get(raw)
+
+
+def remember_datetime(raw: str, normalised: str) -> None:
+    """Remember how a zoned DateTime (never a zoneless one, which must warn) was normalised."""
     if len(_DATETIME_CACHE) >= _DATETIME_CACHE_SIZE:
         _DATETIME_CACHE.clear()
     _DATETIME_CACHE[raw] = normalised
@@ -244,7 +250,7 @@ def parse_object(
             report.warn(index, _join(prefix, spec.name), "DateTime without a zone; taken as UTC")
             parsed = str(parsed)
         elif kind is Kind.DATETIME and parsed is not None:
-            _remember_datetime(value, parsed)
+            remember_datetime(value, parsed)
         record[spec.name] = parsed
     _check_requirements(schema, record, failed, index, prefix, report)
     return record

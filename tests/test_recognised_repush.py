@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pushapi.schema.compiled import CompiledReader
 from pushapi.schema.fields import Report
 from pushapi.store.contacts import apply_contact_push, raw_seed
-from pushapi.store.documents import raw_digest, split_records
+from pushapi.store.documents import raw_digests, split_records
 from pushapi.store.engine import write_transaction
 from pushapi.store.records import PushBatch, Recognised
 from pushapi.store.tables import contacts
@@ -193,7 +193,7 @@ def test_the_platform_is_part_of_the_digest(make_tenant, engine):
     raw = split_records(orjson.dumps([person("a")]))
     assert raw is not None
     seeds = [raw_seed(find_tenant(engine, t.code)) for t in (community, essentials)]
-    assert raw_digest(raw[0], seeds[0]) != raw_digest(raw[0], seeds[1])
+    assert raw_digests(raw, seeds[0]) != raw_digests(raw, seeds[1])
 
 
 def test_a_record_whose_row_changed_since_it_was_recognised_is_read_in_full(client, tenant, engine):

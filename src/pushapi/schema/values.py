@@ -6,7 +6,7 @@ mean "no value" and come back as None.
 """
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -204,27 +204,46 @@ def parse_datetime(raw: Any) -> str | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         if hour is None:
-            return format_datetime(datetime(int(year), int(month), int(day), tzinfo=UTC))
-        millis = int((fraction or "0").ljust(3, "0")[:3])
+            datetime(int(year), int(month), int(day))  # a real date?
+            return f"{year}-{month}-{day}T00:00:00.000Z"
+        millis = (fraction or "").ljust(3, "0")[:3]
+        wall = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
         if zone is None or zone in "Zz":
-            tz = UTC
+            # Already UTC: the text is its own normal form once the date is known to be real.
+            text = f"{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z"
         else:
-            sign = -1 if zone[0] == "-" else 1
-            hours, minutes = int(zone[1:3]), int(zone[4:6])
-            if minutes > 59 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
-                raise ValueError("offset out of range")
-            tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-        moment = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second),
-            millis * 1000, tzinfo=tz,
-        )  # fmt: skip
-        text = format_datetime(moment)
+            offset = _offset(zone)
+            minutes = wall.hour * 60 + wall.minute - offset
+            if 0 <= minutes < 24 * 60:  # the same day in UTC: no date arithmetic
+                text = f"{year}-{month}-{day}T{minutes // 60:02d}:{minutes % 60:02d}:{second}"
+            else:
+                utc = wall - timedelta(minutes=offset)
+                text = (
+                    f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+                    f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+                )
+            text = f"{text}.{millis}Z"
     except (ValueError, OverflowError):
         # SPEC 3.1: every refused DateTime is answered with the accepted formats.
         raise ValueProblem(
             f"not a real date and time: {raw[:40]!r}; expected {DATETIME_FORMATS}"
         ) from None
     return NaiveDateTime(text) if zone is None else text
+
+
+_OFFSETS: dict[str, int] = {}
+
+
+def _offset(zone: str) -> int:
+    """A zone offset "+hh:mm" in minutes east of UTC (ValueError when out of range)."""
+    offset = _OFFSETS.get(zone)
+    if offset is None:
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if minutes > 59 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
+            raise ValueError("offset out of range")
+        offset = (-1 if zone[0] == "-" else 1) * (hours * 60 + minutes)
+        _OFFSETS[zone] = offset  # at most 2 * 14 * 60 of them
+    return offset
 
 
 def parse_id_list(raw: Any) -> list[str]:

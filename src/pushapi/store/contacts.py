@@ -31,7 +31,7 @@ from pushapi.store.documents import (
     content_hash,
     decode_record,
     dump_document,
-    raw_digest,
+    raw_digests,
 )
 from pushapi.store.records import (
     PushBatch,
@@ -97,7 +97,7 @@ def recognise_contacts(
     write lock; apply_contact_push checks each again inside it.
     """
     seed = raw_seed(tenant)
-    digests = [raw_digest(raw, seed) for raw in raws]
+    digests = raw_digests(raws, seed)
     query = select(contacts.c.raw_hash, contacts.c.contact_id, contacts.c.group_attributes).where(
         contacts.c.tenant_id == tenant.tenant_id, contacts.c.is_deleted.is_(False)
     )

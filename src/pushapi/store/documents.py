@@ -65,6 +65,15 @@ def decode_record(raw: msgspec.Raw) -> Any:
         return load_json(memoryview(raw).tobytes())
 
 
-def raw_digest(raw: msgspec.Raw, seed: bytes) -> str:
-    """A digest of a record's exact bytes, under `seed` (what else decides how it is read)."""
-    return hashlib.blake2b(raw, digest_size=16, key=seed).hexdigest()
+def raw_digests(raws: list[msgspec.Raw], seed: bytes) -> list[str]:
+    """A digest of each record's exact bytes, under `seed` (what else decides how it is read).
+
+    SHA-256 cut to 128 bits: faster here than BLAKE2 on bodies of megabytes (CPU SHA support).
+    """
+    seeded = hashlib.sha256(len(seed).to_bytes(2, "big") + seed)
+    digests = []
+    for raw in raws:
+        digest = seeded.copy()
+        digest.update(raw)
+        digests.append(digest.hexdigest()[:32])
+    return digests

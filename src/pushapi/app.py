@@ -1,6 +1,7 @@
 """The application factory: `create_app(settings)` builds the engine, the routes and the
 middleware that gives every request its id, its log line and its metrics."""
 
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -185,4 +186,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_environment() -> FastAPI:
     """The factory `pushapi serve` hands to uvicorn; each worker process calls it once."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    # Everything alive now (modules, the app, the engine) lives as long as the process: the
+    # cyclic garbage collector need not walk it again. A push allocates tens of thousands of
+    # objects, and full collections walking the whole heap took a fifth of a push's CPU time.
+    gc.collect()
+    gc.freeze()
+    return app

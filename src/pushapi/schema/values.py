@@ -5,8 +5,9 @@ and returns the normalised value, or raises `ValueProblem` with what was expecte
 mean "no value" and come back as None.
 """
 
+import calendar
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -51,7 +52,14 @@ _DATETIME = re.compile(
     r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?",
     re.ASCII,
 )
-_CANONICAL_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
+# The form AMS exports and read-backs use: milliseconds and a zone. The pattern checks each field's
+# range (month 01-12, hour 00-23, ...), leaving only the length of the month to check.
+_MILLIS_ZONED = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}(?:Z|[+-]\d{2}:\d{2})",
+    re.ASCII,
+)
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # a leap year's
 _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -188,16 +196,9 @@ def parse_datetime(raw: Any) -> str | None:
         )
     if not raw or raw.isspace():
         return None
-    if _CANONICAL_DATETIME.fullmatch(raw):
-        # Already in the form it is read back in (what a client re-pushing a read-back sends):
-        # only whether the date and time are real remains to be checked.
-        try:
-            datetime.fromisoformat(raw[:-1])
-        except ValueError:
-            raise ValueProblem(
-                f"not a real date and time: {raw[:40]!r}; expected {DATETIME_FORMATS}"
-            ) from None
-        return raw
+    normalised = _millis_zoned(raw)
+    if normalised is not None:
+        return normalised
     match = _DATETIME.fullmatch(raw)
     if match is None:
         raise ValueProblem(f"expected a DateTime ({DATETIME_FORMATS}), got {raw[:40]!r}")
@@ -229,6 +230,36 @@ def parse_datetime(raw: Any) -> str | None:
             f"not a real date and time: {raw[:40]!r}; expected {DATETIME_FORMATS}"
         ) from None
     return NaiveDateTime(text) if zone is None else text
+
+
+def _millis_zoned(raw: str) -> str | None:
+    """The normal form of a DateTime written yyyy-MM-ddTHH:mm:ss.fff with Z or +hh:mm, in a few
+    string operations; None leaves it to the general path (which also explains what is wrong):
+    another form, a day the month does not have, the year 0, an offset not met yet, or a
+    moment on another day in UTC."""
+    if not _MILLIS_ZONED.fullmatch(raw):
+        return None
+    day = int(raw[8:10])
+    if day > 28:
+        month = int(raw[5:7])
+        if day > _DAYS_IN_MONTH[month] or (month == 2 and not calendar.isleap(int(raw[:4]))):
+            return None
+    if raw.startswith("0000"):
+        return None
+    if raw[23] == "Z":
+        return raw
+    offset = _OFFSETS.get(raw[23:])
+    if offset is None:
+        return None
+    days, minutes = divmod(int(raw[11:13]) * 60 + int(raw[14:16]) - offset, 24 * 60)
+    time_of_day = f"{minutes // 60:02d}:{minutes % 60:02d}{raw[16:23]}Z"
+    if days == 0:
+        return f"{raw[:11]}{time_of_day}"
+    try:
+        moved = date(int(raw[:4]), int(raw[5:7]), day) + timedelta(days=days)
+    except OverflowError:
+        return None  # before the year 1 or after 9999 in UTC
+    return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{time_of_day}"
 
 
 _OFFSETS: dict[str, int] = {}

@@ -25,7 +25,7 @@ from pushapi.errors import ValidationFailed
 from pushapi.schema.contact import CONTACT_INFO, GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
-from pushapi.store.batch import chunks, select_in
+from pushapi.store.batch import chunks, insert_rows, select_in
 from pushapi.store.counts import Counts
 from pushapi.store.documents import (
     content_hash,
@@ -282,8 +282,7 @@ def _replace_memberships(
         for p in replaced
         for row in p.membership_rows
     ]
-    if rows:
-        conn.execute(insert(memberships), rows)
+    insert_rows(conn, memberships, rows)
 
 
 def _write_groups(

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from msgspec import Raw
-from sqlalchemy import Column, Connection, Row, Table, bindparam, insert, null, select, update
+from sqlalchemy import Column, Connection, Row, Table, bindparam, null, select, update
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import select_in
+from pushapi.store.batch import insert_rows, select_in
 from pushapi.store.counts import Counts
 
 
@@ -189,8 +189,7 @@ def write_records(
             flag_rows.append({"b_id": key, "b_deleted": state.deleted})
     table = kind.table
     where = (table.c.tenant_id == tenant_id, kind.id_column == bindparam("b_id"))
-    if new_rows:
-        conn.execute(insert(table), new_rows)
+    insert_rows(conn, table, new_rows)
     if changed_rows:
         conn.execute(
             update(table)

@@ -46,22 +46,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     names = list(rows[0])
     dialect = conn.dialect
-    processors = {
-        position: processor
-        for position, name in enumerate(names)
-        if (processor := table.c[name].type.bind_processor(dialect)) is not None
-    }
-    values: list[tuple[Any, ...]] = [tuple(row.values()) for row in rows]
-    if processors:
-        done: dict[Any, Any] = {}  # the processed values are mostly one: the push's time
-        for row_number, row in enumerate(values):
-            processed = list(row)
-            for position, processor in processors.items():
-                value = row[position]
-                if value not in done:
-                    done[value] = processor(value)
-                processed[position] = done[value]
-            values[row_number] = tuple(processed)
+    values = _processed(conn, table, names, rows)
     quote = dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
     if dialect.name == "postgresql":
@@ -72,3 +57,53 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     marks = ", ".join("?" for _ in names)
     conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", values)
+
+
+def update_rows(
+    conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """UPDATE one row per dict (all with the same keys), found by its `keys` columns, to the
+    dict's other values, with one driver executemany (pipelined by psycopg on PostgreSQL).
+
+    On PostgreSQL this measured faster than one `UPDATE ... FROM unnest(arrays)` for 1,000
+    contacts (19 ms against 72 ms): adapting arrays of documents costs more than the pipeline.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    dialect = conn.dialect
+    values = _processed(conn, table, names, rows)
+    quote = dialect.identifier_preparer.quote
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    changed = [name for name in names if name not in keys]
+    order = [names.index(name) for name in (*changed, *keys)]
+    assignments = ", ".join(f"{quote(name)} = {mark}" for name in changed)
+    matches = " AND ".join(f"{quote(name)} = {mark}" for name in keys)
+    conn.exec_driver_sql(
+        f"UPDATE {quote(table.name)} SET {assignments} WHERE {matches}",
+        [tuple(row[position] for position in order) for row in values],
+    )
+
+
+def _processed(
+    conn: Connection, table: Table, names: list[str], rows: Sequence[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows' values as driver parameters: through their column types' bind processing,
+    done once per distinct value (most processed values are one: the push's time)."""
+    processors = {
+        position: processor
+        for position, name in enumerate(names)
+        if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
+    }
+    values: list[tuple[Any, ...]] = [tuple(row.values()) for row in rows]
+    if processors:
+        done: dict[Any, Any] = {}
+        for row_number, row in enumerate(values):
+            processed = list(row)
+            for position, processor in processors.items():
+                value = row[position]
+                if value not in done:
+                    done[value] = processor(value)
+                processed[position] = done[value]
+            values[row_number] = tuple(processed)
+    return values

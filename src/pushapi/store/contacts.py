@@ -15,6 +15,7 @@ read (RAW_READING_VERSION and the tenant's platform).
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -22,7 +23,12 @@ from msgspec import Raw
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from pushapi.errors import ValidationFailed
-from pushapi.schema.contact import CONTACT_INFO, GROUP_ATTRIBUTES, NOT_ON_ESSENTIALS
+from pushapi.schema.contact import (
+    CONTACT_GROUP,
+    CONTACT_INFO,
+    GROUP_ATTRIBUTES,
+    NOT_ON_ESSENTIALS,
+)
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
 from pushapi.store.batch import chunks, insert_rows, select_in
@@ -71,6 +77,10 @@ CONTACTS = RecordTable(
 )
 # (GroupId, GroupName, GroupType, GroupSubType) of one Groups entry, as pushed and normalised.
 GroupAttributes = tuple[str, str | None, str | None, str | None]
+_GROUP_ATTRIBUTES_OF = itemgetter("GroupId", *GROUP_ATTRIBUTES)
+# What a stored Groups entry keeps: the fields of the membership, not those of the group.
+_MEMBERSHIP_FIELDS = tuple(f.name for f in CONTACT_GROUP.fields if f.name not in GROUP_ATTRIBUTES)
+_MEMBERSHIP_OF = itemgetter(*_MEMBERSHIP_FIELDS)
 
 
 @dataclass(slots=True)
@@ -161,12 +171,12 @@ def _memberships(
                 f"same GroupId and Role as Groups[{position}], which replaces it",
             )
         last_position[key] = position
-        pushed.group_attributes.append(
-            (entry["GroupId"], *(entry[name] for name in GROUP_ATTRIBUTES))  # type: ignore[arg-type]
-        )
+        pushed.group_attributes.append(_GROUP_ATTRIBUTES_OF(entry))
     kept: list[Record] = []
     for position, entry in enumerate(entries):
-        if last_position[(entry["GroupId"], entry["Role"])] != position:
+        if len(last_position) < len(entries) and (
+            last_position[(entry["GroupId"], entry["Role"])] != position
+        ):
             continue
         pushed.membership_rows.append(
             {
@@ -178,7 +188,7 @@ def _memberships(
                 "end_date": entry["EndDate"],
             }
         )
-        kept.append({k: v for k, v in entry.items() if k not in GROUP_ATTRIBUTES})
+        kept.append(dict(zip(_MEMBERSHIP_FIELDS, _MEMBERSHIP_OF(entry), strict=True)))
     return kept
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Column, Connection, Row, Table, bindparam, null, select, 
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import insert_rows, select_in
+from pushapi.store.batch import insert_rows, select_in, update_rows
 from pushapi.store.counts import Counts
 
 
@@ -178,11 +178,13 @@ def write_records(
             else:
                 changed_rows.append(
                     {
-                        "b_id": key,
-                        "b_doc": document,
-                        "b_hash": state.digest,
-                        "b_deleted": state.deleted,
-                        **{f"b_{name}": extra.get(name) for name in kind.extra_columns},
+                        "tenant_id": tenant_id,
+                        kind.id_column_name: key,
+                        "doc": document,
+                        "content_hash": state.digest,
+                        "is_deleted": state.deleted,
+                        "updated_at": now,
+                        **{name: extra.get(name) for name in kind.extra_columns},
                     }
                 )
         elif before is not None and state.deleted != before.deleted:
@@ -190,19 +192,7 @@ def write_records(
     table = kind.table
     where = (table.c.tenant_id == tenant_id, kind.id_column == bindparam("b_id"))
     insert_rows(conn, table, new_rows)
-    if changed_rows:
-        conn.execute(
-            update(table)
-            .where(*where)
-            .values(
-                doc=bindparam("b_doc"),
-                content_hash=bindparam("b_hash"),
-                is_deleted=bindparam("b_deleted"),
-                updated_at=now,
-                **{name: bindparam(f"b_{name}") for name in kind.extra_columns},
-            ),
-            changed_rows,
-        )
+    update_rows(conn, table, ("tenant_id", kind.id_column_name), changed_rows)
     if flag_rows:
         conn.execute(
             update(table).where(*where).values(is_deleted=bindparam("b_deleted"), updated_at=now),

@@ -8,12 +8,13 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+import pushapi.store.contacts
 from pushapi.schema.compiled import CompiledReader
 from pushapi.schema.fields import Report
-from pushapi.store.contacts import apply_contact_push, raw_seed
+from pushapi.store.contacts import apply_contact_push, raw_seed, recognise_contacts
 from pushapi.store.documents import raw_digests, split_records
 from pushapi.store.engine import write_transaction
-from pushapi.store.records import PushBatch, Recognised
+from pushapi.store.records import PushBatch, Recognised, stored_states
 from pushapi.store.tables import contacts
 from pushapi.tenants import find_tenant
 
@@ -206,7 +207,7 @@ def test_a_record_whose_row_changed_since_it_was_recognised_is_read_in_full(clie
     post(client, tenant, [new])
     raws = split_records(orjson.dumps([old]))
     assert raws is not None
-    recognised = Recognised(0, raws[0], "a", stale_digest, None)
+    recognised = Recognised(0, raws[0], "a", stale_digest, "0" * 32, None)
     stored_tenant = find_tenant(engine, tenant.code)
     with write_transaction(engine, tenant.tenant_id) as conn:
         outcome = apply_contact_push(
@@ -220,3 +221,52 @@ def test_a_record_whose_row_changed_since_it_was_recognised_is_read_in_full(clie
     read = client.get("/v2/contacts/a", headers=tenant.headers).json()
     assert read["ContactDetails"]["FirstName"] == "Ann"
     assert raw_hashes(engine, tenant)["a"] == stale_digest
+
+
+def apply_alone(engine: Any, tenant: Any, batch: PushBatch) -> Any:
+    with write_transaction(engine, tenant.tenant_id) as conn:
+        return apply_contact_push(
+            conn, find_tenant(engine, tenant.code), batch, Report(), datetime.now(UTC)
+        )
+
+
+def recognise(engine: Any, tenant: Any, records: list[dict[str, Any]]) -> Any:
+    raws = split_records(orjson.dumps(records))
+    assert raws is not None
+    return recognise_contacts(engine, find_tenant(engine, tenant.code), raws)
+
+
+def test_a_contact_written_after_recognition_is_read_in_full(client, tenant, engine):
+    old = person("a", FirstName="Ann")
+    post(client, tenant, [old])
+    recognition = recognise(engine, tenant, [old])
+    assert list(recognition.known) == [0]
+    post(client, tenant, [person("a", FirstName="Bea")])  # a push commits in between
+    batch = PushBatch([recognition.known[0]], recognition.raw_digests, recognition.version)
+    outcome = apply_alone(engine, tenant, batch)
+    assert (outcome.updated, outcome.unchanged) == (1, 0)
+    read = client.get("/v2/contacts/a", headers=tenant.headers).json()
+    assert read["ContactDetails"]["FirstName"] == "Ann"
+
+
+def test_recognised_contacts_are_not_read_again_while_no_contact_was_written(
+    client, tenant, engine, monkeypatch
+):
+    records = [person("a"), person("b")]
+    post(client, tenant, records)
+    recognition = recognise(engine, tenant, records)
+    read_keys: list[str] = []
+
+    def recording(conn: Any, kind: Any, tenant_id: int, keys: list[str]) -> Any:
+        read_keys.extend(keys)
+        return stored_states(conn, kind, tenant_id, keys)
+
+    monkeypatch.setattr(pushapi.store.contacts, "stored_states", recording)
+    # A push that writes no contact (all unchanged) leaves the version where it was.
+    assert counts(post(client, tenant, [person("a")])) == (0, 0, 0, 1)
+    read_keys.clear()
+    known = recognition.known
+    batch = PushBatch([known[0], known[1]], recognition.raw_digests, recognition.version)
+    outcome = apply_alone(engine, tenant, batch)
+    assert outcome.unchanged == 2
+    assert read_keys == []

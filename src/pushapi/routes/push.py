@@ -42,15 +42,15 @@ from pushapi.store.documents import decode_record, load_json, split_records
 from pushapi.store.engine import write_transaction
 from pushapi.store.lists import apply_list_push
 from pushapi.store.pushlog import PushEntry, write_push_entry
-from pushapi.store.records import PushBatch, Recognised
+from pushapi.store.records import PushBatch, Recognised, Recognition
 from pushapi.tenants import PLATFORMS, Caller, Tenant
 
 rejection_log = logging.getLogger("pushapi.push")
 # SPEC 3: a push that cannot get a database connection in time is refused, never left hanging.
 BUSY_MESSAGE = "every database connection is busy; retry shortly"
 ApplyPush = Callable[[Connection, Tenant, PushBatch, Report, datetime], Counts]
-# Finds the records of a push stored earlier byte for byte: their digests, and those it knows.
-Recognise = Callable[[Engine, Tenant, list[Raw]], tuple[list[str], dict[int, Recognised]]]
+# Finds the records of a push stored earlier byte for byte.
+Recognise = Callable[[Engine, Tenant, list[Raw]], Recognition]
 JSON_MEDIA_TYPES = ("application/json", "text/json")
 # SPEC 4.2-4.4: lists, meetings and products are not available on community-essentials.
 NOT_ESSENTIALS = tuple(platform for platform in PLATFORMS if platform != "community-essentials")
@@ -168,10 +168,8 @@ def _read_records(
         return PushBatch(_valid(parsed, report))
     _check_records(raws, max_records, lambda raw: bytes(memoryview(raw)[:1]) == b"{")
     entry.received = len(raws)
-    digests: list[str] | None = None
-    known: dict[int, Recognised] = {}
-    if endpoint.recognise is not None:
-        digests, known = endpoint.recognise(engine, tenant, raws)
+    recognition = None if endpoint.recognise is None else endpoint.recognise(engine, tenant, raws)
+    known = {} if recognition is None else recognition.known
     # An escaped NUL must be refused with its field's name: parse_object reads such a body.
     compiled = None if b"\\u0000" in body else endpoint.reader
     items: list[Record | Recognised | None] = []
@@ -186,7 +184,9 @@ def _read_records(
     except (ValueError, RecursionError):
         _parse_records(body, max_records)  # raises the exact InvalidBody
         raise
-    return PushBatch(_valid(items, report), digests)
+    if recognition is None:
+        return PushBatch(_valid(items, report))
+    return PushBatch(_valid(items, report), recognition.raw_digests, recognition.version)
 
 
 def _valid(

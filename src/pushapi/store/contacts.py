@@ -43,6 +43,7 @@ from pushapi.store.records import (
     PushBatch,
     PushedRecord,
     Recognised,
+    Recognition,
     RecordState,
     RecordTable,
     replay,
@@ -55,6 +56,7 @@ from pushapi.store.tables import (
     groups,
     memberships,
     products,
+    tenants,
 )
 from pushapi.tenants import Tenant
 
@@ -98,29 +100,37 @@ def raw_seed(tenant: Tenant) -> bytes:
     return f"contactinfo:{RAW_READING_VERSION}:{tenant.platform}".encode()
 
 
-def recognise_contacts(
-    engine: Engine, tenant: Tenant, raws: list[Raw]
-) -> tuple[list[str], dict[int, Recognised]]:
+def recognise_contacts(engine: Engine, tenant: Tenant, raws: list[Raw]) -> Recognition:
     """The digest of each pushed record, and the records a live contact was written from.
 
     One read outside the write transaction, so that validation of the rest does not hold the
-    write lock; apply_contact_push checks each again inside it.
+    write lock. The tenant's contacts_version is read first: apply_contact_push trusts what was
+    found only if the version has not moved since, and checks each row again otherwise.
     """
     seed = raw_seed(tenant)
     digests = raw_digests(raws, seed)
-    query = select(contacts.c.raw_hash, contacts.c.contact_id, contacts.c.group_attributes).where(
-        contacts.c.tenant_id == tenant.tenant_id, contacts.c.is_deleted.is_(False)
-    )
+    query = select(
+        contacts.c.raw_hash,
+        contacts.c.contact_id,
+        contacts.c.content_hash,
+        contacts.c.group_attributes,
+    ).where(contacts.c.tenant_id == tenant.tenant_id, contacts.c.is_deleted.is_(False))
     with engine.connect() as conn:
+        version = _contacts_version(conn, tenant.tenant_id)
         found = {row.raw_hash: row for row in select_in(conn, query, contacts.c.raw_hash, digests)}
     known = {}
     for index, digest in enumerate(digests):
         row = found.get(digest)
         if row is not None:
             known[index] = Recognised(
-                index, raws[index], row.contact_id, digest, row.group_attributes
+                index, raws[index], row.contact_id, digest, row.content_hash, row.group_attributes
             )
-    return digests, known
+    return Recognition(digests, known, version)
+
+
+def _contacts_version(conn: Connection, tenant_id: int) -> int:
+    query = select(tenants.c.contacts_version).where(tenants.c.tenant_id == tenant_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) -> PushedContact:
@@ -214,8 +224,16 @@ def apply_contact_push(
             recognised.append(item)
         else:
             pushed.append(prepare_contact(item, index, tenant, report))
-    keys = [p.key for p in pushed] + [r.key for r in recognised]
-    stored = stored_states(conn, CONTACTS, tenant.tenant_id, keys)
+    trusted = recognised and batch.recognised_at == _contacts_version(conn, tenant.tenant_id)
+    if trusted:
+        # No contact was written since the recognised ones were found: their rows are as found.
+        stored = stored_states(conn, CONTACTS, tenant.tenant_id, [p.key for p in pushed])
+        for r in recognised:
+            found = RecordState(True, False, r.stored_digest, None, r.raw_digest)
+            stored.setdefault(r.key, found)
+    else:
+        keys = [p.key for p in pushed] + [r.key for r in recognised]
+        stored = stored_states(conn, CONTACTS, tenant.tenant_id, keys)
     for r in recognised:
         pushed.append(_recognised_contact(r, stored, tenant, report))
     if recognised:
@@ -224,6 +242,12 @@ def apply_contact_push(
     final = {key: RecordState(s.exists, s.deleted, s.digest) for key, s in stored.items()}
     counts = replay(CONTACTS, pushed, final, report)
     written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now)
+    if counts.created or counts.updated or counts.deleted:
+        conn.execute(
+            update(tenants)
+            .where(tenants.c.tenant_id == tenant.tenant_id)
+            .values(contacts_version=tenants.c.contacts_version + 1)
+        )
     _replace_memberships(conn, tenant.tenant_id, written, stored)
     _write_groups(conn, tenant.tenant_id, pushed, now)
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)

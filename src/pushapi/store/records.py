@@ -61,7 +61,18 @@ class Recognised:
     raw: Raw
     key: str
     raw_digest: str
+    stored_digest: str  # the content hash of the row it was found in
     stored_extra: str | None  # what the table keeps beside the digest (contacts: group attributes)
+
+
+@dataclass(slots=True)
+class Recognition:
+    """What was found before the write transaction: each record's digest, the records a live
+    row was written from, and the version of the stored records they were found in."""
+
+    raw_digests: list[str]
+    known: dict[int, Recognised]
+    version: int
 
 
 @dataclass(slots=True)
@@ -71,6 +82,8 @@ class PushBatch:
     records: list[Record | Recognised]
     # The digest of each record's exact bytes, for the endpoints that keep them; else None.
     raw_digests: list[str] | None = None
+    # The version of the stored records when the Recognised ones were found (contacts_version).
+    recognised_at: int | None = None
 
     def read_records(self) -> list[Record]:
         """The records, for an endpoint that recognises none (every one was read)."""

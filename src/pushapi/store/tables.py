@@ -67,6 +67,9 @@ tenants = Table(
     Column("region", String(8), nullable=False),
     Column("community_group_types", Text, nullable=False),  # JSON array of GroupType values
     Column("created_at", UtcDateTime, nullable=False),
+    # Moves on with every push that writes contacts: a push that finds it unmoved inside its
+    # transaction knows the contacts it recognised before are still as they were.
+    Column("contacts_version", Integer, nullable=False, server_default="0"),
 )
 
 api_keys = Table(

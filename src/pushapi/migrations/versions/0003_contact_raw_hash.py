@@ -1,4 +1,4 @@
-"""contacts: the digest of the record as pushed, and its group attributes
+"""contacts: the digest of the record as pushed, its group attributes; tenants: contacts_version
 
 Revision ID: 0003
 Revises: 0002
@@ -15,6 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("tenants", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("contacts_version", sa.Integer(), server_default="0", nullable=False)
+        )
     # Both columns start null: stored contacts are read in full on their next push, once.
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("raw_hash", sa.String(length=32), nullable=True))
@@ -29,3 +33,5 @@ def downgrade() -> None:
         batch_op.drop_index("ix_contacts_tenant_id_raw_hash")
         batch_op.drop_column("group_attributes")
         batch_op.drop_column("raw_hash")
+    with op.batch_alter_table("tenants", schema=None) as batch_op:
+        batch_op.drop_column("contacts_version")

@@ -1,5 +1,7 @@
 """Engines for SQLite and PostgreSQL, and the write transaction every push runs in."""
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,7 +55,7 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
         # Transactions are begun by us (below), so pysqlite must not begin them implicitly.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor, settings.busy_timeout_ms / 1000)
         # SPEC 7: a 200 survives a power loss.
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
@@ -67,6 +69,25 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any, timeout: float) -> None:
+    """Put the database in WAL mode, once. Switching takes an exclusive lock, and SQLite refuses
+    it at once ("database is locked", without waiting on the busy timeout) while another process
+    holds a lock: two commands starting together on a new database file meet this, so the switch
+    is tried again until the busy timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower()
+            if mode in ("wal", "memory"):  # an in-memory database has no WAL
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError("database is locked: cannot switch it to WAL mode")
+        time.sleep(0.02)
 
 
 @contextmanager

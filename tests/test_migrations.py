@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -97,3 +98,20 @@ def test_servers_starting_together_apply_the_migrations_once(
         assert _differences(engine) == []
     finally:
         engine.dispose()
+
+
+def test_documents_are_compressed_with_lz4_on_postgresql(make_empty_database, engine_name):
+    if engine_name != "postgresql":
+        pytest.skip("SQLite stores documents uncompressed")
+    engine = _engine(make_empty_database())
+    try:
+        upgrade_database(engine)
+        with engine.connect() as conn:
+            methods = conn.exec_driver_sql(
+                "SELECT attrelid::regclass::text, attcompression FROM pg_attribute"
+                " WHERE attname = 'doc' AND attrelid::regclass::text"
+                " IN ('contacts', 'meetings', 'products')"
+            ).all()
+    finally:
+        engine.dispose()
+    assert sorted(methods) == [("contacts", "l"), ("meetings", "l"), ("products", "l")]

@@ -6,7 +6,8 @@
 Runs `bench/profile_server.py` (pushapi serve with pyinstrument on the event-loop thread and on
 every worker thread) on a fresh database, pushes a first load, a changed re-push and an unchanged
 re-push of the canonical workload over HTTP, profiles each, and prints the share of each step:
-JSON parsing, validation (parse_object), prepare_contact (dump, hash), SQL, commit, push log,
+body splitting, recognition, validation (compiled reader, parse_object), prepare_contact, SQL,
+commit, push log,
 HTTP, middleware. The sessions and pyinstrument's own renderings go to --out.
 """
 
@@ -69,22 +70,27 @@ class Rule:
 
 RULES = (
     # worker thread: the push itself
+    Rule("JSON: split the body into records (msgspec)", ("split_records",), sticky=True),
+    Rule("recognition: digests of the records", ("raw_digests",), sticky=True),
+    Rule("recognition: lookup of the digests", ("recognise_contacts",)),
     Rule("JSON parsing: json.loads with Decimal", ("_parse_records",), sticky=True),
     Rule("validation: DateTime values", ("parse_datetime",), sticky=True),
-    Rule("validation: decimal values", ("parse_decimal",), sticky=True),
+    Rule("validation: decimal values", ("parse_decimal", "_number"), sticky=True),
     Rule(
         "validation: string, id, int, bool values",
         ("parse_string", "parse_id", "parse_int", "parse_bool", "parse_id_list"),
         sticky=True,
     ),
+    Rule("validation: compiled reader (msgspec structs, finishing)", ("read",), "CompiledReader"),
     Rule(
         "validation: parse_object walk (lookups, paths, requirements)",
         ("parse_object",),
         file_part="pushapi/schema/",
     ),
-    Rule("prepare_contact: dump_document (orjson)", ("dump_document",), sticky=True),
+    Rule("prepare_contact: dump_document (msgspec)", ("dump_document",), sticky=True),
     Rule("prepare_contact: content_hash (blake2b)", ("content_hash",), sticky=True),
     Rule("prepare_contact: normalise (memberships, e-mails, copies)", ("prepare_contact",)),
+    Rule("SQL: bulk insert/update (driver)", ("insert_rows", "update_rows"), sticky=True),
     Rule(
         "SQL: driver execute/executemany",
         ("do_execute", "do_executemany", "do_execute_no_params"),

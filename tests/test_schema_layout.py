@@ -64,6 +64,16 @@ def test_unique_keys_of_tenant_tables_include_tenant_id(engine: Engine) -> None:
             assert "tenant_id" in columns, f"{name}: unique key {columns} without tenant_id"
 
 
+def _changed(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with one value changed, so that pushing it updates what was stored."""
+    if "ContactDetails" in record:
+        return {**record, "ContactDetails": {**record["ContactDetails"], "Title": "Changed"}}
+    if "ListId" in record:
+        return {**record, "ContactIds": ["C000002"]}
+    name = "Title" if "MeetingId" in record else "ProductName"
+    return {**record, name: "Changed"}
+
+
 def _table_references(statement: str, table: str) -> list[str]:
     """The names `table` goes by in `statement` (itself or its aliases), empty if unused."""
     pattern = rf'\b(?:FROM|JOIN|INTO|UPDATE)\s+"?{table}"?(?:\s+AS\s+"?(\w+)"?)?(?=[\s(,;)]|$)'
@@ -104,8 +114,10 @@ def test_no_statement_of_a_request_reaches_past_its_tenant(
         request_id = ""
         for endpoint in PUSH_ENDPOINTS:
             records = SAMPLE_RECORDS[endpoint.name]
-            response = client.post(f"/v2/{endpoint.name}", json=records, headers=tenant.headers)
-            assert response.status_code == 200, response.text
+            # Pushed as they are, again (recognised, unchanged), then changed (updated).
+            for attempt in (records, records, [_changed(record) for record in records]):
+                response = client.post(f"/v2/{endpoint.name}", json=attempt, headers=tenant.headers)
+                assert response.status_code == 200, response.text
             request_id = response.json()["requestId"]
             rejected = client.post(f"/v2/{endpoint.name}", json=[{}], headers=tenant.headers)
             assert rejected.status_code == 400, rejected.text

@@ -160,6 +160,11 @@ _DATETIME_CACHE: dict[str, str] = {}
 _DATETIME_CACHE_SIZE = 50_000
 
 
+def forget_datetimes() -> None:
+    """Empty the cache of normalised DateTimes (for measurements that must start cold)."""
+    _DATETIME_CACHE.clear()
+
+
 def cached_datetime(raw: str) -> str | None:
     """The normalised form of a zoned DateTime read before, if it is remembered."""
     return _DATETIME_CACHE.get(raw)

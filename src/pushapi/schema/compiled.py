@@ -190,5 +190,7 @@ class CompiledReader:
         """
         try:
             return self._finish(self._decoder.decode(raw))
-        except (msgspec.ValidationError, msgspec.DecodeError, _Declined, RecursionError):
+        except (msgspec.DecodeError, _Declined, RecursionError, ValueError, ArithmeticError):
+            # ValueError: also msgspec.ValidationError, and UnicodeDecodeError for the UTF-8 of
+            # a surrogate, which parse_object reads (and refuses with the field's name).
             return None

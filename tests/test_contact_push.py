@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from test_contact_reads import COLLECTIONS, CONTACT_INFO_FIELDS, list_all, person, push, utc_millis
 
+from pushapi.store import tables
+
 
 def post(client: Any, tenant: Any, records: list[dict[str, Any]]) -> Any:
     return client.post("/v2/contactinfo", json=records, headers=tenant.headers)
@@ -375,7 +377,18 @@ def test_repush_of_the_same_values_in_other_spellings_is_unchanged(client, tenan
         "groups": [],
     }  # fmt: skip
     assert counts(push(client, tenant, [respelled])) == (0, 0, 0, 1)
-    assert snapshot(tenant) == before
+    after = snapshot(tenant)
+    # Only the digest of the bytes last pushed moves (so that they are recognised next time):
+    # not the document, not updated_at.
+    assert without_digests(after) == without_digests(before)
+    assert after["contacts"][0][-2] != before["contacts"][0][-2]
+
+
+def without_digests(state: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """A snapshot without the contacts' raw_hash and group_attributes (their last columns)."""
+    names = [column.name for column in tables.contacts.columns]
+    assert names[-2:] == ["raw_hash", "group_attributes"]
+    return {**state, "contacts": [row[:-2] for row in state["contacts"]]}
 
 
 def test_changed_field_is_updated_and_moves_updated_at(client, tenant):

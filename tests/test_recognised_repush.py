@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import pushapi.store.contacts
 from pushapi.schema.compiled import CompiledReader
@@ -270,3 +270,48 @@ def test_recognised_contacts_are_not_read_again_while_no_contact_was_written(
     outcome = apply_alone(engine, tenant, batch)
     assert outcome.unchanged == 2
     assert read_keys == []
+
+
+def updated_at(client: Any, tenant: Any, contact_id: str) -> str:
+    response = client.get(f"/v2/contacts/{contact_id}", headers=tenant.headers)
+    return str(response.json()["Meta"]["UpdatedAt"])
+
+
+def test_an_unchanged_contact_pushed_as_other_bytes_is_recognised_as_those_next_time(
+    client, tenant, engine, reads
+):
+    record = person("a", FirstName="Ann")
+    post(client, tenant, [record])
+    first_digest = raw_hashes(engine, tenant)["a"]
+    modified = updated_at(client, tenant, "a")
+    # The same contact, its properties in another order: other bytes, the same content.
+    reordered = {"ContactDetails": {"LastName": "Doe", "FirstName": "Ann", "ContactId": "a"}}
+    reads.clear()
+    assert counts(post(client, tenant, [reordered])) == (0, 0, 0, 1)
+    assert reads.of([reordered]) == [0]
+    assert raw_hashes(engine, tenant)["a"] not in (None, first_digest)
+    assert updated_at(client, tenant, "a") == modified  # not reported as modified
+    reads.clear()
+    assert counts(post(client, tenant, [reordered])) == (0, 0, 0, 1)
+    assert reads.of([reordered]) == []
+
+
+def test_a_contact_stored_without_a_digest_gets_one_on_its_next_unchanged_push(
+    client, tenant, engine, reads
+):
+    """As after the upgrade that introduced digests: stored contacts had none."""
+    record = person("a", FirstName="Ann")
+    post(client, tenant, [record])
+    with engine.begin() as conn:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.tenant_id == tenant.tenant_id)
+            .values(raw_hash=None, group_attributes=None)
+        )
+    reads.clear()
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+    assert reads.of([record]) == [0]
+    assert raw_hashes(engine, tenant)["a"] is not None
+    reads.clear()
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+    assert reads.of([record]) == []

@@ -31,7 +31,7 @@ from pushapi.schema.contact import (
 )
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
-from pushapi.store.batch import chunks, fetch_in, insert_rows, select_in
+from pushapi.store.batch import chunks, fetch_in, insert_rows, select_in, update_rows
 from pushapi.store.counts import Counts
 from pushapi.store.documents import (
     content_hash,
@@ -246,6 +246,7 @@ def apply_contact_push(
     final = {key: RecordState(s.exists, s.deleted, s.digest) for key, s in stored.items()}
     counts = replay(CONTACTS, pushed, final, report)
     written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now)
+    _remember_raw_digests(conn, tenant.tenant_id, pushed, stored, final)
     if counts.created or counts.updated or counts.deleted:
         conn.execute(
             update(tenants)
@@ -298,6 +299,30 @@ def _keep_raw_digests(
             continue
         attributes = orjson.dumps(p.group_attributes).decode() if p.group_attributes else None
         p.columns = {"raw_hash": digests[p.index], "group_attributes": attributes}
+
+
+def _remember_raw_digests(
+    conn: Connection,
+    tenant_id: int,
+    pushed: list[PushedContact],
+    stored: dict[str, RecordState],
+    final: dict[str, RecordState],
+) -> None:
+    """Keep the digest of a record that left its contact unchanged but came as other bytes
+    (another formatting, or a contact stored before digests were kept), so that the next push of
+    these bytes is recognised. Only the two digest columns change: not the document, not
+    updated_at, so the contact is not reported as modified."""
+    last = {p.key: p for p in pushed}
+    rows = []
+    for key, p in last.items():
+        if p.deleting or not p.document or p.columns is None or p.columns["raw_hash"] is None:
+            continue  # a deletion, a recognised record, or bytes that do not decide alone
+        before, after = stored.get(key), final[key]
+        if before is None or before.deleted or after.deleted or after.digest != before.digest:
+            continue  # written in full above, or not live
+        if before.raw_digest != p.columns["raw_hash"]:
+            rows.append({"tenant_id": tenant_id, "contact_id": key, **p.columns})
+    update_rows(conn, contacts, ("tenant_id", "contact_id"), rows)
 
 
 def _replace_memberships(

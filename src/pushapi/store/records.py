@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from msgspec import Raw
-from sqlalchemy import Column, Connection, Row, Table, bindparam, null, select, update
+from sqlalchemy import Column, Connection, Row, Table, bindparam, select, update
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import insert_rows, select_in, update_rows
+from pushapi.store.batch import fetch_in, insert_rows, update_rows
 from pushapi.store.counts import Counts
 
 
@@ -106,18 +106,17 @@ class RecordState:
 def stored_states(
     conn: Connection, kind: RecordTable, tenant_id: int, keys: list[str]
 ) -> dict[str, RecordState]:
-    """The stored state of each of `keys` that exists."""
-    table = kind.table
-    raw_hash = table.c.raw_hash if "raw_hash" in table.c else null()
-    query = select(
-        kind.id_column.label("record_id"),
-        table.c.is_deleted,
-        table.c.content_hash,
-        raw_hash.label("raw_hash"),
-    ).where(table.c.tenant_id == tenant_id)
+    """The stored state of each of `keys` that exists (one lookup through the driver)."""
+    table, id_column = kind.table.name, kind.id_column_name
+    raw_hash = "raw_hash" if "raw_hash" in kind.table.c else "NULL"
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (
+        f"SELECT {id_column}, is_deleted, content_hash, {raw_hash} FROM {table}"
+        f" WHERE {table}.tenant_id = {mark} AND {id_column} {{in}}"
+    )
     return {
-        row.record_id: RecordState(True, row.is_deleted, row.content_hash, None, row.raw_hash)
-        for row in select_in(conn, query, kind.id_column, keys)
+        key: RecordState(True, bool(deleted), digest, None, raw_digest)
+        for key, deleted, digest, raw_digest in fetch_in(conn, sql, (tenant_id,), keys)
     }
 
 

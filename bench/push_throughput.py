@@ -302,7 +302,8 @@ LEGEND = (
     "cpu ratio: floor CPU seconds / server CPU seconds (Python processes only; PostgreSQL's own "
     "work is in neither), less sensitive to other load on the machine.",
     "peak RSS: the server's VmHWM during the scenario. in handler: share of the wall time that "
-    "the push log recorded as the push's duration (validate, apply, commit).",
+    "the push log recorded as the push's duration (read the body, validate, apply; not the "
+    "commit, which comes after).",
 )
 
 

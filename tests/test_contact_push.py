@@ -530,3 +530,13 @@ def test_nul_character_is_never_a_server_error(client, tenant):
     if response.status_code == 200:
         assert read(client, tenant, "c")["ContactDetails"]["FirstName"] == "a\x00b"
         assert read(client, tenant, "d")["Groups"][0]["Role"] == "r\x00"
+
+
+def test_a_property_given_in_two_letter_cases_is_a_warning_and_the_last_value_is_kept(
+    client, tenant
+):
+    record = {"ContactDetails": {"ContactId": "c", "LastName": "Doe", "lastname": "Roe"}}
+    answer = push(client, tenant, [record])
+    assert warning_paths(answer) == [(0, "ContactDetails.lastname")]
+    assert "given more than once" in answer["warnings"][0]["message"]
+    assert read(client, tenant, "c")["ContactDetails"]["LastName"] == "Roe"

@@ -203,12 +203,20 @@ def parse_object(
     record: Record = schema.empty_record.copy()
     failed: set[str] = set()
     lookup = schema.lookup
+    given: set[str] = set()
     for key, value in raw.items():
         spec = lookup.get(key) or lookup.get(key.lower())
         if spec is None:
             path = _join(prefix, _shown_key(key))
             report.warn(index, path, f"unknown property of {schema.name}; ignored")
             continue
+        if spec.name in given:
+            # The same name in two letter cases ("FirstName", "firstname"): JSON has no rule.
+            path = _join(prefix, _shown_key(key))
+            report.warn(
+                index, path, f"{spec.name} given more than once; the last non-null value is kept"
+            )
+        given.add(spec.name)
         if value is None:
             continue
         kind = spec.kind

@@ -30,6 +30,7 @@ from pushapi.schema.values import (
     Kind,
     NaiveDateTime,
     ValueProblem,
+    millis_zoned,
     parse_datetime,
 )
 
@@ -79,7 +80,7 @@ def _number(spec: Field, value: Any) -> Any:
             return None
         if text[0] not in _NUMBER_START:
             raise _Declined  # a string, an array, ...: parse_object explains or converts
-        if len(text) <= _SHORT_NUMBER and not any(c in text for c in b"eE"):
+        if len(text) <= _SHORT_NUMBER and b"e" not in text and b"E" not in text:
             # The usual case, with no digit limit to check: as json.loads reads it, an integer
             # literal is an int and anything else a Decimal (an int becomes Decimal(int)).
             value = Decimal(text.decode()) if b"." in text else Decimal(int(text))
@@ -89,7 +90,8 @@ def _number(spec: Field, value: Any) -> Any:
                 raise _Declined
             return value
         try:
-            value = Decimal(text.decode()) if any(c in text for c in b".eE") else int(text)
+            fraction = b"." in text or b"e" in text or b"E" in text
+            value = Decimal(text.decode()) if fraction else int(text)
         except ValueError:
             raise _Declined from None
     elif value is None:
@@ -105,6 +107,11 @@ def _number(spec: Field, value: Any) -> Any:
 def _datetime(value: str) -> str | None:
     normalised = cached_datetime(value)
     if normalised is not None:
+        return normalised
+    # The usual form first, without parse_datetime's checks of type and blankness.
+    normalised = millis_zoned(value)
+    if normalised is not None:
+        remember_datetime(value, normalised)
         return normalised
     try:
         normalised = parse_datetime(value)

@@ -196,7 +196,7 @@ def parse_datetime(raw: Any) -> str | None:
         )
     if not raw or raw.isspace():
         return None
-    normalised = _millis_zoned(raw)
+    normalised = millis_zoned(raw)
     if normalised is not None:
         return normalised
     match = _DATETIME.fullmatch(raw)
@@ -232,7 +232,7 @@ def parse_datetime(raw: Any) -> str | None:
     return NaiveDateTime(text) if zone is None else text
 
 
-def _millis_zoned(raw: str) -> str | None:
+def millis_zoned(raw: str) -> str | None:
     """The normal form of a DateTime written yyyy-MM-ddTHH:mm:ss.fff with Z or +hh:mm, in a few
     string operations; None leaves it to the general path (which also explains what is wrong):
     another form, a day the month does not have, the year 0, an offset not met yet, or a

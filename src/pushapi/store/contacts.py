@@ -31,7 +31,7 @@ from pushapi.schema.contact import (
 )
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
-from pushapi.store.batch import chunks, fetch_in, insert_rows, select_in, update_rows
+from pushapi.store.batch import chunks, fetch_in, insert_values, select_in, update_rows
 from pushapi.store.counts import Counts
 from pushapi.store.documents import (
     content_hash,
@@ -83,13 +83,15 @@ _GROUP_ATTRIBUTES_OF = itemgetter("GroupId", *GROUP_ATTRIBUTES)
 # What a stored Groups entry keeps: the fields of the membership, not those of the group.
 _MEMBERSHIP_FIELDS = tuple(f.name for f in CONTACT_GROUP.fields if f.name not in GROUP_ATTRIBUTES)
 _MEMBERSHIP_OF = itemgetter(*_MEMBERSHIP_FIELDS)
+MEMBERSHIP_COLUMNS = ("position", "group_id", "role", "initial_join_date", "begin_date", "end_date")
 
 
 @dataclass(slots=True)
 class PushedContact(PushedRecord):
     """One pushed contact: its stored document, and the rows and checks that go with it."""
 
-    membership_rows: list[dict[str, Any]] = field(default_factory=list)
+    # (position, group_id, role, initial_join_date, begin_date, end_date): MEMBERSHIP_COLUMNS
+    membership_rows: list[tuple[Any, ...]] = field(default_factory=list)
     group_attributes: list[GroupAttributes] = field(default_factory=list)
     references: list[tuple[str, str]] = field(default_factory=list)  # (path, ContactId)
     orders: list[tuple[int, str]] = field(default_factory=list)  # (position, ProductId)
@@ -193,14 +195,14 @@ def _memberships(
         ):
             continue
         pushed.membership_rows.append(
-            {
-                "position": len(kept),
-                "group_id": entry["GroupId"],
-                "role": entry["Role"],
-                "initial_join_date": entry["InitialJoinDate"],
-                "begin_date": entry["BeginDate"],
-                "end_date": entry["EndDate"],
-            }
+            (
+                len(kept),
+                entry["GroupId"],
+                entry["Role"],
+                entry["InitialJoinDate"],
+                entry["BeginDate"],
+                entry["EndDate"],
+            )
         )
         kept.append(dict(zip(_MEMBERSHIP_FIELDS, _MEMBERSHIP_OF(entry), strict=True)))
     return kept
@@ -340,12 +342,8 @@ def _replace_memberships(
                 memberships.c.tenant_id == tenant_id, memberships.c.contact_id.in_(chunk)
             )
         )
-    rows = [
-        {**row, "tenant_id": tenant_id, "contact_id": p.key}
-        for p in replaced
-        for row in p.membership_rows
-    ]
-    insert_rows(conn, memberships, rows)
+    rows = [(tenant_id, p.key, *row) for p in replaced for row in p.membership_rows]
+    insert_values(conn, memberships, ("tenant_id", "contact_id", *MEMBERSHIP_COLUMNS), rows)
 
 
 def _write_groups(

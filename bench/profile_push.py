@@ -74,7 +74,11 @@ RULES = (
     Rule("recognition: digests of the records", ("raw_digests",), sticky=True),
     Rule("recognition: lookup of the digests", ("recognise_contacts",)),
     Rule("JSON parsing: json.loads with Decimal", ("_parse_records",), sticky=True),
-    Rule("validation: DateTime values", ("parse_datetime",), sticky=True),
+    Rule(
+        "validation: DateTime values",
+        ("parse_datetime", "millis_zoned", "_datetime"),
+        sticky=True,
+    ),
     Rule("validation: decimal values", ("parse_decimal", "_number"), sticky=True),
     Rule(
         "validation: string, id, int, bool values",

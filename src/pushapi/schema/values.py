@@ -239,29 +239,39 @@ def millis_zoned(raw: str) -> str | None:
     moment on another day in UTC."""
     if not _MILLIS_ZONED.fullmatch(raw):
         return None
-    day = int(raw[8:10])
-    if day > 28:
+    if raw[8] == "3" or raw[8:10] == "29":  # a day some months do not have
         month = int(raw[5:7])
+        day = int(raw[8:10])
         if day > _DAYS_IN_MONTH[month] or (month == 2 and not calendar.isleap(int(raw[:4]))):
             return None
-    if raw.startswith("0000"):
+    if raw[:4] == "0000":
         return None
     if raw[23] == "Z":
         return raw
-    offset = _OFFSETS.get(raw[23:])
-    if offset is None:
-        return None
-    days, minutes = divmod(int(raw[11:13]) * 60 + int(raw[14:16]) - offset, 24 * 60)
-    time_of_day = f"{minutes // 60:02d}:{minutes % 60:02d}{raw[16:23]}Z"
+    shifted = _UTC_TIMES.get(raw[11:16] + raw[23:])
+    if shifted is None:
+        offset = _OFFSETS.get(raw[23:])
+        if offset is None:
+            return None
+        days, minutes = divmod(int(raw[11:13]) * 60 + int(raw[14:16]) - offset, 24 * 60)
+        shifted = days, f"{minutes // 60:02d}:{minutes % 60:02d}"
+        if len(_UTC_TIMES) >= _UTC_TIMES_SIZE:
+            _UTC_TIMES.clear()
+        _UTC_TIMES[raw[11:16] + raw[23:]] = shifted
+    days, hours_minutes = shifted
     if days == 0:
-        return f"{raw[:11]}{time_of_day}"
+        return f"{raw[:11]}{hours_minutes}{raw[16:23]}Z"
     try:
-        moved = date(int(raw[:4]), int(raw[5:7]), day) + timedelta(days=days)
+        moved = date(int(raw[:4]), int(raw[5:7]), int(raw[8:10])) + timedelta(days=days)
     except OverflowError:
         return None  # before the year 1 or after 9999 in UTC
-    return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{time_of_day}"
+    return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{hours_minutes}{raw[16:23]}Z"
 
 
+# The UTC hour and minute (and day shift) of a local "HH:mm" at an offset, by "HH:mm+hh:mm":
+# 1,440 per offset in use, bounded in case of many offsets.
+_UTC_TIMES: dict[str, tuple[int, str]] = {}
+_UTC_TIMES_SIZE = 100_000
 _OFFSETS: dict[str, int] = {}
 
 

@@ -2,4 +2,5 @@
 
 from pushapi.cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process started by spawn imports this module
+    main()

@@ -118,18 +118,50 @@ def _processed(
 
 
 def fetch_in(
-    conn: Connection, sql: str, params: Sequence[Any], values: Iterable[Any]
+    conn: Connection, sql: str, params: Sequence[Any], values: Iterable[str]
 ) -> list[tuple[Any, ...]]:
-    """Rows of `sql`, whose last condition is `{column} {in}` (the placeholder is filled in:
-    `= ANY(array)` on PostgreSQL, `IN (...)` a chunk at a time on SQLite), with `params` for the
-    placeholders before it. Plain tuples through the driver: for the lookups of every push,
-    where SQLAlchemy's statement building and result rows took twice the time."""
+    """Rows of `sql`, whose last condition is `{column} {in}`, for the string `values`, each of
+    which matches at most one row (a key). `params` fill the placeholders before it.
+
+    Plain tuples through the driver: for the lookups of every push, where SQLAlchemy's statement
+    building and result rows took twice the time. On SQLite `{in}` becomes `IN (...)`, a chunk
+    at a time. On PostgreSQL each value is looked up by itself (`unnest` and a LATERAL subquery
+    with LIMIT 1), which keeps the plan an index lookup per value even before the table has
+    statistics: with `= ANY(array)`, 1,000 digests looked up in 100,000 contacts just loaded
+    (not analysed yet) read the whole tenant, 60 ms against 3 ms.
+    """
     ordered = sorted(set(values))
     if conn.dialect.name == "postgresql":
-        statement = sql.replace("{in}", "= ANY(%s)")
-        return list(conn.exec_driver_sql(statement, (*params, ordered)).cursor.fetchall())
+        inner = sql.replace("{in}", "= wanted.key")
+        statement = (
+            "SELECT found.* FROM unnest(%s::varchar[]) AS wanted(key)"
+            f" CROSS JOIN LATERAL ({inner} LIMIT 1) AS found"
+        )
+        return list(conn.exec_driver_sql(statement, (ordered, *params)).cursor.fetchall())
     rows: list[tuple[Any, ...]] = []
     for chunk in chunks(ordered):
         statement = sql.replace("{in}", f"IN ({', '.join('?' for _ in chunk)})")
         rows.extend(conn.exec_driver_sql(statement, (*params, *chunk)).cursor.fetchall())
     return rows
+
+
+def delete_in(
+    conn: Connection, table: Table, tenant_id: int, column: str, values: Iterable[str]
+) -> None:
+    """DELETE a tenant's rows whose `column` is one of the string `values`, through the driver:
+    `= ANY(array)` on PostgreSQL (3,000 membership rows of 300,000: 21 ms, against 33 ms for
+    SQLAlchemy's IN list), `IN (...)` a chunk at a time on SQLite."""
+    ordered = sorted(set(values))
+    if not ordered:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    name = quote(table.name)
+    where = f"DELETE FROM {name} WHERE {name}.tenant_id = {{mark}} AND {name}.{quote(column)}"
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            where.format(mark="%s") + " = ANY(%s::varchar[])", (tenant_id, ordered)
+        )
+        return
+    for chunk in chunks(ordered):
+        marks = ", ".join("?" for _ in chunk)
+        conn.exec_driver_sql(where.format(mark="?") + f" IN ({marks})", (tenant_id, *chunk))

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from msgspec import Raw
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from pushapi.errors import ValidationFailed
 from pushapi.schema.contact import (
@@ -31,7 +31,7 @@ from pushapi.schema.contact import (
 )
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
-from pushapi.store.batch import chunks, fetch_in, insert_values, select_in, update_rows
+from pushapi.store.batch import delete_in, fetch_in, insert_values, select_in, update_rows
 from pushapi.store.counts import Counts
 from pushapi.store.documents import (
     content_hash,
@@ -335,13 +335,9 @@ def _replace_memberships(
 ) -> None:
     """SPEC 4.1 full replace: a changed contact's memberships become exactly the pushed ones."""
     replaced = [p for p in written if isinstance(p, PushedContact)]
-    ids = sorted(p.key for p in replaced if p.key in stored)
-    for chunk in chunks(ids):
-        conn.execute(
-            delete(memberships).where(
-                memberships.c.tenant_id == tenant_id, memberships.c.contact_id.in_(chunk)
-            )
-        )
+    delete_in(
+        conn, memberships, tenant_id, "contact_id", [p.key for p in replaced if p.key in stored]
+    )
     rows = [(tenant_id, p.key, *row) for p in replaced for row in p.membership_rows]
     insert_values(conn, memberships, ("tenant_id", "contact_id", *MEMBERSHIP_COLUMNS), rows)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from msgspec import Raw
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from pushapi.errors import ValidationFailed
 from pushapi.schema.contact import (
@@ -31,7 +31,14 @@ from pushapi.schema.contact import (
 )
 from pushapi.schema.fields import Record, Report, parse_object
 from pushapi.schema.values import Kind
-from pushapi.store.batch import delete_in, fetch_in, insert_values, select_in, update_rows
+from pushapi.store.batch import (
+    delete_in,
+    fetch_in,
+    insert_rows,
+    insert_values,
+    select_in,
+    update_rows,
+)
 from pushapi.store.counts import Counts
 from pushapi.store.documents import (
     content_hash,
@@ -375,21 +382,11 @@ def _write_groups(
         elif any(getattr(row, column) != value for column, value in values.items()):
             merged = {column: getattr(row, column) for column in GROUP_ATTRIBUTE_COLUMNS.values()}
             merged.update(values)
-            changed_rows.append({f"b_{k}": v for k, v in merged.items()} | {"b_id": group_id})
-    if new_rows:
-        conn.execute(insert(groups), new_rows)
-    if changed_rows:
-        conn.execute(
-            update(groups)
-            .where(groups.c.tenant_id == tenant_id, groups.c.group_id == bindparam("b_id"))
-            .values(
-                group_name=bindparam("b_group_name"),
-                group_type=bindparam("b_group_type"),
-                group_sub_type=bindparam("b_group_sub_type"),
-                updated_at=now,
-            ),
-            changed_rows,
-        )
+            changed_rows.append(
+                {"tenant_id": tenant_id, "group_id": group_id, **merged, "updated_at": now}
+            )
+    insert_rows(conn, groups, new_rows)
+    update_rows(conn, groups, ("tenant_id", "group_id"), changed_rows)
 
 
 def _warn_unknown_references(

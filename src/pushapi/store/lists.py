@@ -25,14 +25,13 @@ from sqlalchemy import (
     literal,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.lists import ListMode, list_mode
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import chunks, select_in
+from pushapi.store.batch import chunks, insert_rows, select_in, update_rows
 from pushapi.store.counts import Counts
 from pushapi.store.records import PushBatch
 from pushapi.store.tables import contacts, list_members, lists
@@ -196,26 +195,16 @@ def _write_lists(
         ):
             changed_rows.append(
                 {
-                    "b_id": list_id,
-                    "b_name": state.name,
-                    "b_type": state.list_type,
-                    "b_count": len(state.members),
+                    "tenant_id": tenant_id,
+                    "list_id": list_id,
+                    "list_name": state.name,
+                    "list_type": state.list_type,
+                    "member_count": len(state.members),
+                    "updated_at": now,
                 }
             )
-    if new_rows:
-        conn.execute(insert(lists), new_rows)
-    if changed_rows:
-        conn.execute(
-            update(lists)
-            .where(lists.c.tenant_id == tenant_id, lists.c.list_id == bindparam("b_id"))
-            .values(
-                list_name=bindparam("b_name"),
-                list_type=bindparam("b_type"),
-                member_count=bindparam("b_count"),
-                updated_at=now,
-            ),
-            changed_rows,
-        )
+    insert_rows(conn, lists, new_rows)
+    update_rows(conn, lists, ("tenant_id", "list_id"), changed_rows)
 
 
 def _write_members(

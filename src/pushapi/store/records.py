@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from msgspec import Raw
-from sqlalchemy import Column, Connection, Row, Table, bindparam, select, update
+from sqlalchemy import Column, Connection, Row, Table, select
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
@@ -200,16 +200,18 @@ def write_records(
                     }
                 )
         elif before is not None and state.deleted != before.deleted:
-            flag_rows.append({"b_id": key, "b_deleted": state.deleted})
-    table = kind.table
-    where = (table.c.tenant_id == tenant_id, kind.id_column == bindparam("b_id"))
-    insert_rows(conn, table, new_rows)
-    update_rows(conn, table, ("tenant_id", kind.id_column_name), changed_rows)
-    if flag_rows:
-        conn.execute(
-            update(table).where(*where).values(is_deleted=bindparam("b_deleted"), updated_at=now),
-            flag_rows,
-        )
+            flag_rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    kind.id_column_name: key,
+                    "is_deleted": state.deleted,
+                    "updated_at": now,
+                }
+            )
+    keys = ("tenant_id", kind.id_column_name)
+    insert_rows(conn, kind.table, new_rows)
+    update_rows(conn, kind.table, keys, changed_rows)
+    update_rows(conn, kind.table, keys, flag_rows)
     return written
 
 

@@ -133,8 +133,9 @@ def _no_blank_ids(ids: list[str]) -> list[str]:
 def _finisher(schema: ObjectSchema) -> Callable[[msgspec.Struct], Record]:
     """A function that finishes reading one struct of `schema` into its record.
 
-    Generated from the field table, one statement per field, because a loop over the table
-    costs several times more per value (a contact has about a hundred).
+    Generated from the field table, one statement per field: a loop over the table costs more
+    per value (a contact has about a hundred); with the loop, the reader took 21.8 ms per 1,000
+    canonical contacts whose DateTimes were cached, generated 16.0 ms.
     """
     lines = [f"def finish_{schema.name}(obj):"]
     scope: dict[str, Any] = {

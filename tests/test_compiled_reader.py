@@ -1,5 +1,6 @@
 """The compiled reader (schema/compiled.py) against parse_object: on any record, it returns what
-parse_object returns when that record has no error and no warning, and declines otherwise."""
+parse_object returns when that record has no error and no warning, and declines otherwise. Its
+native finishing (schema/native.pyx) and its Python finishing give the same answers."""
 
 import copy
 import json
@@ -22,6 +23,7 @@ from pushapi.store.documents import decode_record, split_records
 
 SCHEMAS = {schema.name: schema for schema in (CONTACT_INFO, LIST, MEETING, PRODUCT)}
 READERS = {name: CompiledReader(schema) for name, schema in SCHEMAS.items()}
+PYTHON_READERS = {name: CompiledReader(s, use_native=False) for name, s in SCHEMAS.items()}
 CANONICAL = Path(__file__).parent / "data" / "canonical-contacts.json"
 
 
@@ -147,7 +149,12 @@ def both_readings(schema: ObjectSchema, text: str) -> tuple[Any, Any, Report]:
     assert raws is not None
     report = Report()
     generic = parse_object(schema, decode_record(raws[0]), 0, "", report)
-    return READERS[schema.name].read(raws[0]), generic, report
+    compiled = READERS[schema.name].read(raws[0])
+    in_python = PYTHON_READERS[schema.name].read(raws[0])
+    assert (compiled is None) == (in_python is None)
+    if compiled is not None:
+        assert exact(compiled) == exact(in_python)
+    return compiled, generic, report
 
 
 def check_agreement(schema: ObjectSchema, record: Any) -> Any:

@@ -34,6 +34,11 @@ from pushapi.schema.values import (
     parse_datetime,
 )
 
+try:  # the same finishing, built as native code at install (schema/native.pyx)
+    from pushapi.schema import native
+except ImportError:  # pragma: no cover - installed without a C compiler: Python finishes
+    native = None  # type: ignore[assignment]
+
 _NULL = msgspec.Raw(b"null")
 _NUMBER_START = frozenset(b"-0123456789")
 # A JSON number of at most this many characters and no exponent has at most 38 digits.
@@ -184,12 +189,54 @@ def _finisher(schema: ObjectSchema) -> Callable[[msgspec.Struct], Record]:
     return finish
 
 
-class CompiledReader:
-    """Reads the records of one kind of object from their exact bytes, or declines."""
+_PLAN_KINDS = {
+    Kind.STRING: "string",
+    Kind.ID: "string",
+    Kind.BOOL: "bool",
+    Kind.DATETIME: "datetime",
+    Kind.INT: "int",
+    Kind.DECIMAL: "decimal",
+    Kind.ID_LIST: "id_list",
+    Kind.OBJECT: "object",
+    Kind.OBJECT_LIST: "object_list",
+}
 
-    def __init__(self, schema: ObjectSchema) -> None:
+
+def _native_finisher(schema: ObjectSchema) -> Callable[[msgspec.Struct], Record]:
+    """The native twin of `_finisher(schema)`, from the same field table (schema/native.pyx)."""
+    assert native is not None
+    fields = []
+    for spec in schema.fields:
+        extra: Any = None
+        if spec.kind is Kind.OBJECT or spec.kind is Kind.OBJECT_LIST:
+            assert spec.item is not None
+            extra = _native_finisher(spec.item)
+        elif spec.kind is Kind.INT or spec.kind is Kind.DECIMAL:
+            extra = spec
+        fields.append((spec.name, native.KINDS[_PLAN_KINDS[spec.kind]], extra))
+    positions = {spec.name: position for position, spec in enumerate(schema.fields)}
+    deletion = positions.get(schema.deletion_field or "", -1)
+    needed = tuple(
+        (positions[spec.name], spec.need is Need.REQUIRED_UNLESS_DELETED and deletion >= 0)
+        for spec in schema.needed
+    )
+    rules = tuple(rule.check for rule in schema.rules)
+    return native.Finisher(
+        tuple(fields), needed, deletion, rules, _Declined, _datetime, _number, Decimal
+    )
+
+
+class CompiledReader:
+    """Reads the records of one kind of object from their exact bytes, or declines.
+
+    The finishing runs as native code when the package was built with it (`use_native`), else
+    as the Python functions generated above; both give the same answers.
+    """
+
+    def __init__(self, schema: ObjectSchema, use_native: bool = True) -> None:
         self._decoder = msgspec.json.Decoder(_struct(schema))
-        self._finish = _finisher(schema)
+        self.native = use_native and native is not None
+        self._finish = _native_finisher(schema) if self.native else _finisher(schema)
 
     def read(self, raw: msgspec.Raw) -> Record | None:
         """The record parse_object would read from these bytes without any issue, or None.

@@ -196,7 +196,7 @@ def parse_datetime(raw: Any) -> str | None:
         )
     if not raw or raw.isspace():
         return None
-    normalised = millis_zoned(raw)
+    normalised = _fast_millis_zoned(raw)
     if normalised is not None:
         return normalised
     match = _DATETIME.fullmatch(raw)
@@ -266,6 +266,12 @@ def millis_zoned(raw: str) -> str | None:
     except OverflowError:
         return None  # before the year 1 or after 9999 in UTC
     return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{hours_minutes}{raw[16:23]}Z"
+
+
+try:  # the same function as native code, built at install (schema/native.pyx)
+    from pushapi.schema.native import millis_zoned as _fast_millis_zoned
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _fast_millis_zoned = millis_zoned
 
 
 # The UTC hour and minute (and day shift) of a local "HH:mm" at an offset, by "HH:mm+hh:mm":

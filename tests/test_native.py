@@ -1,0 +1,150 @@
+"""The native value rules (schema/native.pyx) against their Python twins.
+
+`millis_zoned` must give what `parse_datetime` gives for every value it takes, take every value
+the Python `millis_zoned` takes, and leave the rest (None) to the general path. The native
+finishing is compared with the Python finishing in tests/test_compiled_reader.py.
+"""
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pushapi.schema import compiled, values
+from pushapi.schema.compiled import CompiledReader
+from pushapi.schema.contact import CONTACT_INFO
+from pushapi.schema.values import NaiveDateTime, ValueProblem, parse_datetime
+
+native = compiled.native
+needs_native = pytest.mark.skipif(
+    native is None and os.environ.get("PUSHAPI_REQUIRE_NATIVE") != "1",
+    reason="built without a C compiler (PUSHAPI_REQUIRE_NATIVE=1 makes this a failure)",
+)
+
+
+def reference(raw: str) -> str | None:
+    """What the general path makes of a value: its normal form, or None when it refuses it."""
+    try:
+        normalised = parse_datetime(raw)
+    except ValueProblem:
+        return None
+    assert type(normalised) is not NaiveDateTime or normalised is None
+    return normalised
+
+
+def expected(raw: str) -> str | None:
+    """The normal form of a valid `yyyy-MM-ddTHH:mm:ss.fff±hh:mm`, computed with datetime."""
+    local = datetime.strptime(raw[:23], "%Y-%m-%dT%H:%M:%S.%f")
+    zone = raw[23:]
+    offset = 0 if zone == "Z" else int(zone[1:3]) * 60 + int(zone[4:6])
+    try:
+        utc = local - timedelta(minutes=-offset if zone[0] == "-" else offset)
+    except OverflowError:
+        return None
+    return utc.replace(tzinfo=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@needs_native
+def test_the_native_module_is_built_and_used():
+    assert native is not None, "pushapi.schema.native is not built: is a C compiler installed?"
+    assert CompiledReader(CONTACT_INFO).native
+    assert values._fast_millis_zoned is native.millis_zoned
+
+
+EDGE_DATES = [
+    "0001-01-01", "0001-01-02", "1999-12-31", "2000-01-01", "2000-02-28", "2000-02-29",
+    "2000-03-01", "1900-02-28", "1900-03-01", "2023-02-28", "2024-02-29", "2024-04-30",
+    "2024-05-01", "2024-06-30", "2024-12-31", "9999-12-30", "9999-12-31",
+]  # fmt: skip
+EDGE_TIMES = ["00:00:00.000", "00:59:59.999", "12:00:00.500", "13:45:07.001", "23:59:59.999"]
+OFFSETS = [f"{sign}{m // 60:02d}:{m % 60:02d}" for m in range(0, 14 * 60 + 1, 15) for sign in "+-"]
+
+
+@needs_native
+def test_millis_zoned_shifts_every_offset_across_days_months_years_and_the_ends_of_time():
+    checked = 0
+    for day in EDGE_DATES:
+        for time in EDGE_TIMES:
+            for zone in ["Z", *OFFSETS]:
+                raw = f"{day}T{time}{zone}"
+                normal = expected(raw)
+                result = native.millis_zoned(raw)
+                assert result == normal, raw
+                if normal is not None:
+                    assert reference(raw) == normal, raw
+                checked += 1
+    assert checked == len(EDGE_DATES) * len(EDGE_TIMES) * (1 + len(OFFSETS))
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2023-02-29T10:00:00.000Z",  # not a leap year
+        "2024-04-31T10:00:00.000Z",
+        "0000-01-01T10:00:00.000Z",  # the year 0
+        "2024-13-01T10:00:00.000Z",
+        "2024-00-01T10:00:00.000Z",
+        "2024-01-00T10:00:00.000Z",
+        "2024-01-32T10:00:00.000Z",
+        "2024-01-01T24:00:00.000Z",
+        "2024-01-01T10:60:00.000Z",
+        "2024-01-01T10:00:60.000Z",
+        "2024-01-01T10:00:00.000+14:01",  # beyond .NET's offsets: the general path refuses
+        "2024-01-01T10:00:00.000+10:60",
+        "2024-01-01T10:00:00.000z",  # other forms: the general path reads them
+        "2024-01-01t10:00:00.000Z",
+        "2024-01-01T10:00:00.00Z",
+        "2024-01-01T10:00:00.0000Z",
+        "2024-01-01T10:00:00.000",
+        "2024-01-01T10:00:00.000+0100",
+        "2024-01-01T10:00:00.000Z+01:00",
+        "2024-01-01 10:00:00.000Z",
+        "2024-01-01T10:00:00,000Z",
+        "\uff12024-01-01T10:00:00.000Z",  # a digit of another script
+        "2024-01-01T10:00:00.00\u0661Z",
+        "",
+    ],
+)
+def test_millis_zoned_leaves_every_other_value_to_the_general_path(raw: str) -> None:
+    assert native.millis_zoned(raw) is None
+
+
+DIGITS = st.text(alphabet="0123456789", min_size=2, max_size=2)
+
+
+@st.composite
+def near_datetimes(draw: st.DrawFn) -> str:
+    year = draw(st.sampled_from(["0000", "0001", "1900", "2000", "2023", "2024", "9999"]))
+    parts = [year, "-", draw(DIGITS), "-", draw(DIGITS), "T", draw(DIGITS), ":", draw(DIGITS)]
+    parts += [":", draw(DIGITS), ".", draw(st.text(alphabet="0123456789", min_size=3, max_size=3))]
+    parts.append(
+        draw(
+            st.one_of(
+                st.just("Z"),
+                st.builds(lambda s, h, m: f"{s}{h}:{m}", st.sampled_from("+-"), DIGITS, DIGITS),
+            )
+        )
+    )
+    text = "".join(parts)
+    if draw(st.integers(0, 3)) == 0:  # one character replaced
+        at = draw(st.integers(0, len(text) - 1))
+        text = text[:at] + draw(st.characters(max_codepoint=0x700)) + text[at + 1 :]
+    return text
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None, database=None)
+@given(raw=st.one_of(near_datetimes(), st.text(max_size=30)))
+def test_millis_zoned_agrees_with_the_python_rules(raw: str) -> None:
+    result = native.millis_zoned(raw)
+    if values.millis_zoned(raw) is not None:
+        assert result == values.millis_zoned(raw)
+    if result is not None:
+        assert result == reference(raw)
+        assert type(result) is str
+    elif values._MILLIS_ZONED.fullmatch(raw):
+        # The usual form, declined: only values the general path refuses.
+        assert reference(raw) is None

@@ -20,8 +20,15 @@ from cpython.unicode cimport (
 )
 
 
+from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
+from cpython.tuple cimport PyTuple_GET_ITEM
+
+from msgspec.structs import astuple
+
+
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
+    dict _PyDict_NewPresized(Py_ssize_t minused)
 
 
 # The kinds of field in a plan, by the names compiled.py gives them.
@@ -184,43 +191,46 @@ cdef class Finisher:
         return self.finish(obj)
 
     cdef object finish(self, object obj):
+        cdef tuple pushed = astuple(obj)  # the field values, in table order, read in C
         cdef Py_ssize_t position, count = len(self.names)
+        cdef dict record = _PyDict_NewPresized(count)
         cdef int kind
-        cdef list values = [None] * count
         cdef object value, extra, item, result
         cdef list items
         for position in range(count):
-            value = getattr(obj, <str>self.names[position])
-            if value is None:
-                continue
-            kind = self.kinds[position]
-            if kind == STRING:
-                if _blank(<str>value):
-                    value = None
-            elif kind == DATETIME:
-                result = millis_zoned(<str>value)
-                value = self.datetime(value) if result is None else result
-            elif kind == INT or kind == DECIMAL:
-                value = self._number(self.extras[position], value)
-            elif kind == ID_LIST:
-                for item in <list>value:
-                    if _blank(<str>item):
-                        raise self.declined
-            elif kind == OBJECT:
-                value = (<Finisher>self.extras[position]).finish(value)
-            elif kind == OBJECT_LIST:
-                extra = self.extras[position]
-                items = []
-                for item in <list>value:
-                    items.append((<Finisher>extra).finish(item))
-                value = items
-            values[position] = value
-        cdef bint deleted = self.deletion >= 0 and values[self.deletion] is True
+            value = <object>PyTuple_GET_ITEM(pushed, position)
+            if value is not None:
+                kind = self.kinds[position]
+                if kind == STRING:
+                    if _blank(<str>value):
+                        value = None
+                elif kind == DATETIME:
+                    result = millis_zoned(<str>value)
+                    value = self.datetime(value) if result is None else result
+                elif kind == INT or kind == DECIMAL:
+                    value = self._number(self.extras[position], value)
+                elif kind == ID_LIST:
+                    for item in <list>value:
+                        if _blank(<str>item):
+                            raise self.declined
+                elif kind == OBJECT:
+                    value = (<Finisher>self.extras[position]).finish(value)
+                elif kind == OBJECT_LIST:
+                    extra = self.extras[position]
+                    items = []
+                    for item in <list>value:
+                        items.append((<Finisher>extra).finish(item))
+                    value = items
+            PyDict_SetItem(record, self.names[position], value)
+        cdef bint deleted = False
+        if self.deletion >= 0:
+            deleted = <object>PyDict_GetItem(record, self.names[self.deletion]) is True
         cdef bint excused
         for position, excused in self.needed:
-            if values[position] is None and not (excused and deleted):
+            if <object>PyDict_GetItem(record, self.names[position]) is None and not (
+                excused and deleted
+            ):
                 raise self.declined
-        cdef dict record = dict(zip(self.names, values))
         for rule in self.rules:
             for _ in rule(record):
                 raise self.declined

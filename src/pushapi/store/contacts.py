@@ -15,7 +15,6 @@ read (RAW_READING_VERSION and the tenant's platform).
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -24,7 +23,6 @@ from sqlalchemy import Connection, Engine, select, update
 
 from pushapi.errors import ValidationFailed
 from pushapi.schema.contact import (
-    CONTACT_GROUP,
     CONTACT_INFO,
     GROUP_ATTRIBUTES,
     NOT_ON_ESSENTIALS,
@@ -86,10 +84,6 @@ CONTACTS = RecordTable(
 )
 # (GroupId, GroupName, GroupType, GroupSubType) of one Groups entry, as pushed and normalised.
 GroupAttributes = tuple[str, str | None, str | None, str | None]
-_GROUP_ATTRIBUTES_OF = itemgetter("GroupId", *GROUP_ATTRIBUTES)
-# What a stored Groups entry keeps: the fields of the membership, not those of the group.
-_MEMBERSHIP_FIELDS = tuple(f.name for f in CONTACT_GROUP.fields if f.name not in GROUP_ATTRIBUTES)
-_MEMBERSHIP_OF = itemgetter(*_MEMBERSHIP_FIELDS)
 MEMBERSHIP_COLUMNS = ("position", "group_id", "role", "initial_join_date", "begin_date", "end_date")
 
 
@@ -166,7 +160,7 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
     for name in COLLECTIONS:
         # SPEC 4 full replace: a collection left out (or null) is an empty collection.
         record[name] = record[name] or []
-    record["ContactDetails"] = {**details, "IsDeleted": None}
+    details["IsDeleted"] = None  # the stored state is a column, not part of the content
     record["Groups"] = _memberships(record["Groups"], pushed, index, report)
     for name in CONTACT_REFERENCES:
         if details[name] is not None and details[name] != contact_id:
@@ -183,36 +177,34 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
 def _memberships(
     entries: list[Record], pushed: PushedContact, index: int, report: Report
 ) -> list[Record]:
-    """Keep the last entry of each (GroupId, Role); strip the group's own attributes."""
+    """Keep the last entry of each (GroupId, Role); strip the group's own attributes.
+
+    The entries become the stored memberships: the group's attributes are taken out of them
+    (they go to the group), leaving the membership's fields in table order.
+    """
     last_position: dict[tuple[str, str | None], int] = {}
     for position, entry in enumerate(entries):
         key = (entry["GroupId"], entry["Role"])
-        if key in last_position:
+        earlier = last_position.get(key)
+        if earlier is not None:
             report.warn(
                 index,
-                f"Groups[{last_position[key]}]",
+                f"Groups[{earlier}]",
                 f"same GroupId and Role as Groups[{position}], which replaces it",
             )
         last_position[key] = position
-        pushed.group_attributes.append(_GROUP_ATTRIBUTES_OF(entry))
-    kept: list[Record] = []
-    for position, entry in enumerate(entries):
-        if len(last_position) < len(entries) and (
-            last_position[(entry["GroupId"], entry["Role"])] != position
-        ):
-            continue
-        pushed.membership_rows.append(
-            (
-                len(kept),
-                entry["GroupId"],
-                entry["Role"],
-                entry["InitialJoinDate"],
-                entry["BeginDate"],
-                entry["EndDate"],
-            )
-        )
-        kept.append(dict(zip(_MEMBERSHIP_FIELDS, _MEMBERSHIP_OF(entry), strict=True)))
-    return kept
+        pushed.group_attributes.append((entry["GroupId"], *map(entry.pop, GROUP_ATTRIBUTES)))
+    if len(last_position) < len(entries):
+        entries = [
+            entry
+            for position, entry in enumerate(entries)
+            if last_position[(entry["GroupId"], entry["Role"])] == position
+        ]
+    pushed.membership_rows = [
+        (position, e["GroupId"], e["Role"], e["InitialJoinDate"], e["BeginDate"], e["EndDate"])
+        for position, e in enumerate(entries)
+    ]
+    return entries
 
 
 def _warn_malformed_emails(record: Record, index: int, report: Report) -> None:

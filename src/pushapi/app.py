@@ -184,6 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+GC_THRESHOLD = 50_000  # allocations between collections of the youngest generation
+
+
 def create_app_from_environment() -> FastAPI:
     """The factory `pushapi serve` hands to uvicorn; each worker process calls it once."""
     app = create_app(Settings())
@@ -192,4 +195,8 @@ def create_app_from_environment() -> FastAPI:
     # objects, and full collections walking the whole heap took a fifth of a push's CPU time.
     gc.collect()
     gc.freeze()
+    # A push of 1,000 contacts builds about 100,000 objects that live until its end, freed by
+    # reference counting; with the default threshold of 700 allocations the collector walked
+    # them over and over (tried in-process: reading and preparing took 5-10% longer).
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
     return app

@@ -347,10 +347,15 @@ def _write_groups(
     """SPEC 4.1: a group's name, type and subtype take the last pushed (non-null) value."""
     latest: dict[str, dict[str, Any]] = {}
     columns = [GROUP_ATTRIBUTE_COLUMNS[name] for name in GROUP_ATTRIBUTES]
+    applied: dict[str, GroupAttributes] = {}  # the entry applied last, by group
     for p in pushed:
-        for group_id, *attributes in p.group_attributes:
+        for entry in p.group_attributes:
+            group_id = entry[0]
+            if applied.get(group_id) == entry:
+                continue  # applying the same entry again changes nothing (the usual case)
+            applied[group_id] = entry
             values = latest.setdefault(group_id, {})
-            for column, value in zip(columns, attributes, strict=True):
+            for column, value in zip(columns, entry[1:], strict=True):
                 if value is not None:
                     values[column] = value
     if not latest:

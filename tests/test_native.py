@@ -1,7 +1,8 @@
 """The native value rules (schema/native.pyx) against their Python twins.
 
 `millis_zoned` must give what `parse_datetime` gives for every value it takes, take every value
-the Python `millis_zoned` takes, and leave the rest (None) to the general path. The native
+the Python `millis_zoned` takes, and leave the rest (None) to the general path. `plausible_email`
+must say what a full match of the EMAIL pattern says. The native
 finishing is compared with the Python finishing in tests/test_compiled_reader.py.
 """
 
@@ -51,6 +52,7 @@ def test_the_native_module_is_built_and_used():
     assert native is not None, "pushapi.schema.native is not built: is a C compiler installed?"
     assert CompiledReader(CONTACT_INFO).native
     assert values._fast_millis_zoned is native.millis_zoned
+    assert values.plausible_email is native.plausible_email
 
 
 EDGE_DATES = [
@@ -148,3 +150,45 @@ def test_millis_zoned_agrees_with_the_python_rules(raw: str) -> None:
     elif values._MILLIS_ZONED.fullmatch(raw):
         # The usual form, declined: only values the general path refuses.
         assert reference(raw) is None
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None, database=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet="a@. \t\u00a0\u2003\u3000\x1c\u0085é", max_size=12),
+        st.text(max_size=12),
+        st.builds(
+            lambda local, domain, tld: f"{local}@{domain}.{tld}",
+            st.text(max_size=4),
+            st.text(max_size=4),
+            st.text(max_size=4),
+        ),
+    )
+)
+def test_plausible_email_is_a_full_match_of_the_email_pattern(text: str) -> None:
+    assert native.plausible_email(text) is (values.EMAIL.fullmatch(text) is not None)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    ("text", "plausible"),
+    [
+        ("dev.adams.1@example.org", True),
+        ("a@b.c", True),
+        ("a@b..c", True),
+        ("a@.b.c", True),
+        ("a@b.", False),
+        ("a@.b", False),
+        ("@b.c", False),
+        ("a@@b.c", False),
+        ("a@b.c@d.e", False),
+        ("a b@c.d", False),
+        ("a@b.c\u00a0", False),
+        ("a@bc", False),
+        ("", False),
+    ],
+)
+def test_plausible_email_examples(text: str, plausible: bool) -> None:
+    assert native.plausible_email(text) is plausible
+    assert (values.EMAIL.fullmatch(text) is not None) is plausible

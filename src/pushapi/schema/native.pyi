@@ -5,6 +5,7 @@ from typing import Any
 KINDS: dict[str, int]
 
 def millis_zoned(raw: str) -> str | None: ...
+def plausible_email(text: str) -> bool: ...
 
 class Finisher:
     def __init__(

@@ -1,9 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """The compiled reader's value rules in native code (built from this Cython source at install).
 
-Two things, each the exact twin of a Python function that stays the reference:
+Each is the exact twin of Python code that stays the reference:
 - `millis_zoned`: `values.millis_zoned`, the normal form of `yyyy-MM-ddTHH:mm:ss.fff` with `Z` or
   an offset, or None to leave the value to the general path;
+- `plausible_email`: a full match of `values.EMAIL`, the e-mail addresses taken without a warning;
 - `Finisher`: the per-object function `compiled._finisher` generates, driven by a plan that
   `compiled` builds from the same field table.
 They return what the Python code returns, or decline where it declines; tests/test_native.py and
@@ -142,6 +143,28 @@ cpdef object millis_zoned(str raw):
         out[at] = s[at]
     out[23] = b'Z'
     return PyUnicode_FromStringAndSize(out, 24)
+
+
+cpdef bint plausible_email(str text):
+    """Whether `text` is something@something.tld without spaces: a full match of
+    `[^@\\s]+@[^@\\s]+\\.[^@\\s]+`, where \\s is what str.isspace() calls space."""
+    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text), at = -1, position
+    cdef Py_UCS4 char
+    for position in range(length):
+        char = PyUnicode_READ_CHAR(text, position)
+        if char == 64:  # '@'
+            if at >= 0:
+                return False
+            at = position
+        elif Py_UNICODE_ISSPACE(char):
+            return False
+    if at < 1:
+        return False  # no '@', or nothing before it
+    # After the '@': a '.' with at least one character on each side.
+    for position in range(at + 2, length - 1):
+        if PyUnicode_READ_CHAR(text, position) == 46:  # '.'
+            return True
+    return False
 
 
 cdef inline bint _blank(str text):

@@ -268,10 +268,20 @@ def millis_zoned(raw: str) -> str | None:
     return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{hours_minutes}{raw[16:23]}Z"
 
 
-try:  # the same function as native code, built at install (schema/native.pyx)
+# A plausible e-mail address: something@something.tld, no spaces. Anything else is a warning only.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _plausible_email(text: str) -> bool:
+    return EMAIL.fullmatch(text) is not None
+
+
+try:  # the same functions as native code, built at install (schema/native.pyx)
     from pushapi.schema.native import millis_zoned as _fast_millis_zoned
+    from pushapi.schema.native import plausible_email as plausible_email
 except ImportError:  # pragma: no cover - installed without a C compiler
     _fast_millis_zoned = millis_zoned
+    plausible_email = _plausible_email
 
 
 # The UTC hour and minute (and day shift) of a local "HH:mm" at an offset, by "HH:mm+hh:mm":

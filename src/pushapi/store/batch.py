@@ -22,6 +22,8 @@ def select_in(
 ) -> list[Any]:
     """Run `query` restricted to `column IN values`, a chunk of values at a time."""
     ordered = sorted(set(values))
+    if not ordered:
+        return []  # no round trip to the database for nothing
     if conn.dialect.name == "postgresql":
         # One array parameter, `= ANY(...)`: no statement of thousands of parameters to build,
         # send and plan (a third of the time, measured for 1,000 contact ids).
@@ -131,6 +133,8 @@ def fetch_in(
     (not analysed yet) read the whole tenant, 60 ms against 3 ms.
     """
     ordered = sorted(set(values))
+    if not ordered:
+        return []
     if conn.dialect.name == "postgresql":
         inner = sql.replace("{in}", "= wanted.key")
         statement = (

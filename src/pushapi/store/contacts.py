@@ -12,7 +12,6 @@ product (whose existence can change), and it is seeded with what else decides ho
 read (RAW_READING_VERSION and the tenant's platform).
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,7 +27,7 @@ from pushapi.schema.contact import (
     NOT_ON_ESSENTIALS,
 )
 from pushapi.schema.fields import Record, Report, parse_object
-from pushapi.schema.values import Kind
+from pushapi.schema.values import Kind, plausible_email
 from pushapi.store.batch import (
     delete_in,
     fetch_in,
@@ -65,8 +64,6 @@ from pushapi.store.tables import (
 )
 from pushapi.tenants import Tenant
 
-# A plausible address: something@something.tld, no spaces. Anything else is a warning only.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 COLLECTIONS = tuple(f.name for f in CONTACT_INFO.fields if f.kind is Kind.OBJECT_LIST)
 CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
 
@@ -209,10 +206,10 @@ def _memberships(
 
 def _warn_malformed_emails(record: Record, index: int, report: Report) -> None:
     primary = record["ContactDetails"]["PrimaryEmailAddress"]
-    if primary is not None and not EMAIL.fullmatch(primary):
+    if primary is not None and not plausible_email(primary):
         report.warn(index, "ContactDetails.PrimaryEmailAddress", "not a valid e-mail address")
     for position, email in enumerate(record["EmailAddresses"] or ()):
-        if not EMAIL.fullmatch(email["EmailAddress"]):
+        if not plausible_email(email["EmailAddress"]):
             report.warn(
                 index, f"EmailAddresses[{position}].EmailAddress", "not a valid e-mail address"
             )

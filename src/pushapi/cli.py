@@ -26,6 +26,7 @@ from pushapi.config import DEFAULT_DATABASE_URL, REGIONS, Settings
 from pushapi.files import FileProblem, RecordFile
 from pushapi.metrics import metrics_shared_by_workers
 from pushapi.pushreport import NoLocalSchema, PushProgress, PushReport, push_failure
+from pushapi.schema.compiled import NATIVE
 from pushapi.store.engine import build_engine, normalise_url
 from pushapi.store.migrate import upgrade_database
 from pushapi.tenants import (
@@ -137,6 +138,12 @@ def serve(
     # Every worker process builds its app from the environment (SPEC 2: PUSHAPI_* variables).
     os.environ["PUSHAPI_DATABASE_URL"] = database_url
     print(f"pushapi: serving on http://{host}:{port} with {workers} worker(s)", file=sys.stderr)
+    if not NATIVE:  # pragma: no cover - CI installs with a C compiler
+        print(
+            "pushapi: the value rules run in Python, more slowly: this installation was built"
+            " without a C compiler (see docs/operations.md, Installing)",
+            file=sys.stderr,
+        )
     # With several workers, /metrics adds up all of them (prometheus_client multiprocess mode).
     with metrics_shared_by_workers(workers):
         uvicorn.run(

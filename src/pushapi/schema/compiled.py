@@ -38,6 +38,7 @@ try:  # the same finishing, built as native code at install (schema/native.pyx)
     from pushapi.schema import native
 except ImportError:  # pragma: no cover - installed without a C compiler: Python finishes
     native = None  # type: ignore[assignment]
+NATIVE = native is not None  # whether the value rules run as native code here
 
 _NULL = msgspec.Raw(b"null")
 _NUMBER_START = frozenset(b"-0123456789")

@@ -1,6 +1,7 @@
 """Set-based helpers shared by the apply-a-push code: chunked IN lists and bulk statements."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, Table, any_, bindparam
@@ -55,18 +56,34 @@ def insert_values(
     """insert_rows for rows given as tuples of the `names` columns' values."""
     if not rows:
         return
-    dialect = conn.dialect
-    values = _processed(conn, table, names, rows)
-    quote = dialect.identifier_preparer.quote
-    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
-    if dialect.name == "postgresql":
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
+    if conn.dialect.name == "postgresql":
+        with streamed_inserts(conn, table, names) as write:
+            for row in rows:
+                write(row)
         return
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
     marks = ", ".join("?" for _ in names)
-    conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", values)
+    conn.exec_driver_sql(
+        f"INSERT INTO {target} VALUES ({marks})", _processed(conn, table, names, rows)
+    )
+
+
+@contextmanager
+def streamed_inserts(
+    conn: Connection, table: Table, names: Sequence[str]
+) -> Iterator[Callable[[tuple[Any, ...]], None]]:
+    """A function that inserts one row of the `names` columns' values, all rows in one COPY
+    (PostgreSQL only). Rows are sent as they come, so the database stores each (on the other
+    CPU) while the caller prepares the next, instead of waiting for the whole batch."""
+    assert conn.dialect.name == "postgresql"
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(name) for name in names)})"
+    process = _processor(conn, table, names)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        write_row = copy.write_row
+        yield lambda row: write_row(process(row))
 
 
 def update_rows(
@@ -99,24 +116,35 @@ def update_rows(
 def _processed(
     conn: Connection, table: Table, names: Sequence[str], values: list[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
-    """The rows' values as driver parameters: through their column types' bind processing,
-    done once per distinct value (most processed values are one: the push's time)."""
+    """The rows' values as driver parameters (see _processor)."""
+    process = _processor(conn, table, names)
+    return [process(row) for row in values]
+
+
+def _processor(
+    conn: Connection, table: Table, names: Sequence[str]
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function giving a row's values as driver parameters: through their column types' bind
+    processing, done once per distinct value (most processed values are one: the push's time)."""
     processors = {
         position: processor
         for position, name in enumerate(names)
         if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
     }
-    if processors:
-        done: dict[Any, Any] = {}
-        for row_number, row in enumerate(values):
-            processed = list(row)
-            for position, processor in processors.items():
-                key = (position, row[position])
-                if key not in done:
-                    done[key] = processor(row[position])
-                processed[position] = done[key]
-            values[row_number] = tuple(processed)
-    return values
+    done: dict[Any, Any] = {}
+
+    def process(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not processors:
+            return row
+        processed = list(row)
+        for position, processor in processors.items():
+            key = (position, row[position])
+            if key not in done:
+                done[key] = processor(row[position])
+            processed[position] = done[key]
+        return tuple(processed)
+
+    return process
 
 
 def fetch_in(

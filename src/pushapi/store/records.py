@@ -7,7 +7,7 @@ order that counts each as if applied one by one, and bulk writes of what changed
 record is written at most once and an identical re-push writes nothing.
 """
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,6 +157,38 @@ def replay(
     return counts
 
 
+def new_row_columns(kind: RecordTable) -> tuple[str, ...]:
+    """The columns of a new row of `kind`, in the order of new_row's values."""
+    return (
+        "tenant_id",
+        kind.id_column_name,
+        "content_hash",
+        "doc",
+        "is_deleted",
+        "created_at",
+        "updated_at",
+        *kind.extra_columns,
+    )
+
+
+def new_row(
+    kind: RecordTable, tenant_id: int, state: RecordState, key: str, now: datetime
+) -> dict[str, Any]:
+    """The row that stores a record new to the tenant, written from `state.source`."""
+    assert state.source is not None
+    extra = state.source.columns or {}
+    return {
+        "tenant_id": tenant_id,
+        kind.id_column_name: key,
+        "content_hash": state.digest,
+        "doc": state.source.document,
+        "is_deleted": state.deleted,
+        "created_at": now,
+        "updated_at": now,
+        **{name: extra.get(name) for name in kind.extra_columns},
+    }
+
+
 def write_records(
     conn: Connection,
     kind: RecordTable,
@@ -164,35 +196,29 @@ def write_records(
     stored: dict[str, RecordState],
     final: dict[str, RecordState],
     now: datetime,
+    inserted: Set[str] = frozenset(),
 ) -> list[PushedRecord]:
-    """Write what the replay changed, in bulk; return the records whose document was written."""
+    """Write what the replay changed, in bulk; return the records whose document was written.
+
+    `inserted`: keys of new records whose rows this transaction has written already, as `final`
+    has them (contacts inserted while the push was prepared).
+    """
     new_rows, changed_rows, flag_rows = [], [], []
     written: list[PushedRecord] = []
     for key, state in final.items():
         before = stored.get(key)
         if state.source is not None and (before is None or state.digest != before.digest):
             written.append(state.source)
-            document = state.source.document
-            extra = state.source.columns or {}
             if before is None:
-                new_rows.append(
-                    {
-                        "tenant_id": tenant_id,
-                        kind.id_column_name: key,
-                        "content_hash": state.digest,
-                        "doc": document,
-                        "is_deleted": state.deleted,
-                        "created_at": now,
-                        "updated_at": now,
-                        **{name: extra.get(name) for name in kind.extra_columns},
-                    }
-                )
+                if key not in inserted:
+                    new_rows.append(new_row(kind, tenant_id, state, key, now))
             else:
+                extra = state.source.columns or {}
                 changed_rows.append(
                     {
                         "tenant_id": tenant_id,
                         kind.id_column_name: key,
-                        "doc": document,
+                        "doc": state.source.document,
                         "content_hash": state.digest,
                         "is_deleted": state.deleted,
                         "updated_at": now,

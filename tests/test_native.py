@@ -1,13 +1,17 @@
-"""The native value rules (schema/native.pyx) against their Python twins.
+"""The native code (schema/native.pyx, store/native.pyx) against its Python twins.
 
 `millis_zoned` must give what `parse_datetime` gives for every value it takes, take every value
 the Python `millis_zoned` takes, and leave the rest (None) to the general path. `plausible_email`
-must say what a full match of the EMAIL pattern says. The native
+must say what a full match of the EMAIL pattern says. `contact_parts` must prepare a contact as
+prepare_contact does in Python, warnings included. The native
 finishing is compared with the Python finishing in tests/test_compiled_reader.py.
 """
 
+import copy
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +20,11 @@ from hypothesis import strategies as st
 from pushapi.schema import compiled, values
 from pushapi.schema.compiled import CompiledReader
 from pushapi.schema.contact import CONTACT_INFO
+from pushapi.schema.fields import Report, parse_object
 from pushapi.schema.values import NaiveDateTime, ValueProblem, parse_datetime
+from pushapi.store import contacts
+from pushapi.store.documents import load_json
+from pushapi.tenants import Tenant
 
 native = compiled.native
 needs_native = pytest.mark.skipif(
@@ -192,3 +200,70 @@ def test_plausible_email_is_a_full_match_of_the_email_pattern(text: str) -> None
 def test_plausible_email_examples(text: str, plausible: bool) -> None:
     assert native.plausible_email(text) is plausible
     assert (values.EMAIL.fullmatch(text) is not None) is plausible
+
+
+# -- store/native.pyx: a contact's normalisation for storage -----------------------------------
+
+CANONICAL = load_json((Path(__file__).parent / "data" / "canonical-contacts.json").read_bytes())
+
+
+def prepared(raw_record: dict[str, Any], in_native: bool, platform: str) -> Any:
+    """What prepare_contact makes of a record read by parse_object, and the warnings."""
+    report = Report()
+    record = parse_object(CONTACT_INFO, copy.deepcopy(raw_record), 0, "", report)
+    assert record is not None and not report.errors
+    tenant = Tenant(1, "t", platform, "us", frozenset(), datetime.now(UTC))
+    saved = contacts.contact_parts
+    try:
+        if not in_native:
+            contacts.contact_parts = None
+        pushed = contacts.prepare_contact(record, 0, tenant, report)
+    finally:
+        contacts.contact_parts = saved
+    return pushed, [(w.index, w.path, w.message) for w in report.warnings]
+
+
+@st.composite
+def contact_records(draw: st.DrawFn) -> dict[str, Any]:
+    record = copy.deepcopy(draw(st.sampled_from(CANONICAL)))
+    groups = record["Groups"]
+    if groups and draw(st.booleans()):
+        groups.append(dict(draw(st.sampled_from(groups))))  # a repeated (GroupId, Role)
+    if draw(st.integers(0, 3)) == 0:
+        record["ContactDetails"]["PrimaryEmailAddress"] = "not-an-address"
+    if record["EmailAddresses"] and draw(st.integers(0, 3)) == 0:
+        record["EmailAddresses"][0]["EmailAddress"] = "a@b"
+    for name in ("Groups", "Orders", "Addresses", "Education"):
+        choice = draw(st.integers(0, 4))
+        if choice == 0:
+            record[name] = None
+        elif choice == 1:
+            record.pop(name, None)
+        elif choice == 2:
+            record[name] = []
+    if draw(st.booleans()):
+        record["ContactDetails"]["ParentContactId"] = draw(st.sampled_from(["P1", "C000001"]))
+    if draw(st.booleans()):
+        record["Orders"] = [
+            {"OrderId": "O1", "ProductId": "P-1"},
+            {"OrderId": "O2", "ProductId": "P-2"},
+        ]
+    return dict(record)
+
+
+@needs_native
+def test_the_native_normalisation_is_built_and_used():
+    assert contacts.contact_parts is not None, "pushapi.store.native is not built"
+
+
+@needs_native
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    record=contact_records(),
+    platform=st.sampled_from(["community", "community-essentials"]),
+)
+def test_contact_parts_prepares_as_the_python_normalisation(record: dict[str, Any], platform: str):
+    native_pushed, native_warnings = prepared(record, True, platform)
+    python_pushed, python_warnings = prepared(record, False, platform)
+    assert native_warnings == python_warnings
+    assert native_pushed == python_pushed  # document, digest, rows, attributes, references, orders

@@ -72,6 +72,11 @@ from pushapi.tenants import Tenant
 COLLECTIONS = tuple(f.name for f in CONTACT_INFO.fields if f.kind is Kind.OBJECT_LIST)
 CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")
 
+try:  # _normalise's usual case as native code, built at install (store/native.pyx)
+    from pushapi.store.native import contact_parts
+except ImportError:  # pragma: no cover - installed without a C compiler
+    contact_parts = None  # type: ignore[assignment]
+
 
 # Change it whenever a change to the schema or to this module changes how a pushed contact is
 # read, checked or stored: digests kept under the old value are then no longer recognised.
@@ -149,6 +154,28 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
     if details["IsDeleted"] is True:
         # SPEC 4.1: a deletion needs only ContactId; the rest of the record is not applied.
         return PushedContact(index, contact_id, deleting=True)
+    parts = None
+    if contact_parts is not None and tenant.platform != "community-essentials":
+        # The usual case in native code (store/native.pyx), the twin of _normalise.
+        parts = contact_parts(record, COLLECTIONS, GROUP_ATTRIBUTES, CONTACT_REFERENCES)
+    if parts is None:
+        pushed = PushedContact(index, contact_id, deleting=False)
+        _normalise(record, pushed, tenant, report)
+    else:
+        rows, attributes, references, orders = parts
+        pushed = PushedContact(
+            index, contact_id, False, "", "", None, rows, attributes, references, orders
+        )
+    document = dump_document(record)
+    pushed.digest = content_hash(document)
+    pushed.document = document.decode()
+    return pushed
+
+
+def _normalise(record: Record, pushed: PushedContact, tenant: Tenant, report: Report) -> None:
+    """Normalise a record for storage in place; note its memberships, references and orders."""
+    index = pushed.index
+    details = record["ContactDetails"]
     if tenant.platform == "community-essentials":
         for name in NOT_ON_ESSENTIALS:
             if record[name]:
@@ -158,22 +185,17 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
                     f"not stored on community-essentials; {len(record[name])} entries ignored",
                 )
                 record[name] = []
-    pushed = PushedContact(index, contact_id, deleting=False)
     for name in COLLECTIONS:
         # SPEC 4 full replace: a collection left out (or null) is an empty collection.
         record[name] = record[name] or []
     details["IsDeleted"] = None  # the stored state is a column, not part of the content
     record["Groups"] = _memberships(record["Groups"], pushed, index, report)
     for name in CONTACT_REFERENCES:
-        if details[name] is not None and details[name] != contact_id:
+        if details[name] is not None and details[name] != pushed.key:
             pushed.references.append((f"ContactDetails.{name}", details[name]))
     orders = record["Orders"]
     pushed.orders = [(position, order["ProductId"]) for position, order in enumerate(orders)]
     _warn_malformed_emails(record, index, report)
-    document = dump_document(record)
-    pushed.digest = content_hash(document)
-    pushed.document = document.decode()
-    return pushed
 
 
 def _memberships(

@@ -13,10 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, select
 
 import pushapi.store.contacts
+from pushapi.config import Settings
 from pushapi.logs import ACCESS_LOGGER, JsonLineFormatter
 from pushapi.routes.push import PUSH_ENDPOINTS
 from pushapi.schema.contact import CONTACT_DETAILS, CONTACT_INFO
 from pushapi.schema.fields import Need, walk
+from pushapi.store.engine import build_engine
 from pushapi.store.tables import contacts
 
 PUSH = "/v2/contactinfo"
@@ -321,3 +323,15 @@ def test_server_process_logs_json_lines_without_key_or_contact_data(start_server
     assert access_lines(records, accepted.headers["x-request-id"])[0]["tenant"] == tenant.code
     for secret in (tenant.api_key, key_secret(tenant.api_key), DISTINCTIVE, DISTINCTIVE.lower()):
         assert secret not in text
+
+
+def test_sqlite_connections_use_the_configured_page_cache(tmp_path):
+    for mib in (64, 3):
+        url = f"sqlite:///{tmp_path}/cache-{mib}.db"
+        engine = build_engine(Settings(database_url=url, sqlite_cache_mib=mib))
+        try:
+            with engine.connect() as conn:
+                # A negative cache_size is in KiB (SQLite's PRAGMA cache_size).
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -mib * 1024
+        finally:
+            engine.dispose()

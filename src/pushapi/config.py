@@ -35,4 +35,7 @@ class Settings(BaseSettings):
     busy_timeout_ms: int = Field(
         60_000, gt=0, description="How long a SQLite writer waits for the write lock"
     )
+    sqlite_cache_mib: int = Field(
+        64, gt=0, description="SQLite only: the page cache of each connection, in MiB"
+    )
     log_level: str = Field("INFO", description="Level of the structured request log")

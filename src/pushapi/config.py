@@ -36,6 +36,6 @@ class Settings(BaseSettings):
         60_000, gt=0, description="How long a SQLite writer waits for the write lock"
     )
     sqlite_cache_mib: int = Field(
-        64, gt=0, description="SQLite only: the page cache of each connection, in MiB"
+        16, gt=0, description="SQLite only: the page cache of each connection, in MiB"
     )
     log_level: str = Field("INFO", description="Level of the structured request log")

@@ -95,6 +95,15 @@ RULES = (
     Rule("prepare_contact: content_hash (blake2b)", ("content_hash",), sticky=True),
     Rule("prepare_contact: normalise (memberships, e-mails, copies)", ("prepare_contact",)),
     Rule("SQL: bulk insert/update (driver)", ("insert_rows", "update_rows"), sticky=True),
+    # New contacts sent to the COPY that stays open while a push is prepared (PostgreSQL), and
+    # the end of that COPY (contacts._prepare_contacts closes it through an ExitStack).
+    Rule(
+        "SQL: bulk insert/update (driver)",
+        ("<lambda>",),
+        file_part="pushapi/store/batch.py",
+        sticky=True,
+    ),
+    Rule("SQL: bulk insert/update (driver)", ("__exit__",), "ExitStack", sticky=True),
     Rule(
         "SQL: driver execute/executemany",
         ("do_execute", "do_executemany", "do_execute_no_params"),

@@ -164,7 +164,13 @@ def prepare_contact(record: Record, index: int, tenant: Tenant, report: Report) 
     else:
         rows, attributes, references, orders = parts
         pushed = PushedContact(
-            index, contact_id, False, "", "", None, rows, attributes, references, orders
+            index,
+            contact_id,
+            deleting=False,
+            membership_rows=rows,
+            group_attributes=attributes,
+            references=references,
+            orders=orders,
         )
     document = dump_document(record)
     pushed.digest = content_hash(document)
@@ -306,7 +312,9 @@ def _prepare_contacts(
     On PostgreSQL a contact new to the tenant, pushed once in the batch and not deleted is
     inserted as soon as it is prepared (store/batch.streamed_inserts): the database stores it on
     the other CPU while the next is prepared. Its row is the one write_records would write, as
-    the replay can only create it. (First loads measured 15-20 ms faster per 1,000 contacts.)
+    the replay can only create it. (A throwaway script that wrote 1,000 documents to such a COPY
+    while preparing them took 15-45 ms less than preparing them all first in 5 of 6 pairs of
+    runs, and 1 ms less in the sixth.)
     """
     records = batch.records
     pushed: list[PushedContact] = []

@@ -1,7 +1,10 @@
-"""Builds the native code (src/pushapi/schema/native.pyx: value rules; src/pushapi/store/native.pyx:
-a contact's normalisation for storage); the rest is in pyproject.toml.
+"""Builds the native code; the rest is in pyproject.toml.
 
-Both extensions are optional: without a C compiler the package installs without them, with a
+- src/pushapi/schema/native.pyx: hand-written Cython, the usual DateTime form;
+- src/pushapi/schema/finishing.py, schema/warnings.py and store/contact_rows.py: plain Python
+  compiled by Cython in pure-Python mode (each module is its own fallback).
+
+Every extension is optional: without a C compiler the package installs without them, with a
 warning, and the same code runs in Python (docs/operations.md, Installing).
 """
 
@@ -11,7 +14,9 @@ from setuptools import Extension, setup
 extensions = cythonize(
     [
         Extension("pushapi.schema.native", ["src/pushapi/schema/native.pyx"]),
-        Extension("pushapi.store.native", ["src/pushapi/store/native.pyx"]),
+        Extension("pushapi.schema.finishing", ["src/pushapi/schema/finishing.py"]),
+        Extension("pushapi.schema.warnings", ["src/pushapi/schema/warnings.py"]),
+        Extension("pushapi.store.contact_rows", ["src/pushapi/store/contact_rows.py"]),
     ],
     compiler_directives={"language_level": "3"},
     include_path=["src"],

@@ -5,20 +5,21 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from sqlalchemy.engine import make_url
+
+# The one launcher of real server processes, shared with the test suite.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.server import SERVE, ServerDidNotStart, ServerProcess, launch_server
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -107,39 +108,15 @@ def create_tenant(database_url: str, code: str = "bench") -> str:
     return str(json.loads(done.stdout)["api_key"])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
-    """A server process on a free port of 127.0.0.1, its output in a log file."""
+    """A server process on a free port of 127.0.0.1, its output in a log file, measured through
+    /proc."""
 
-    def __init__(self, command: Sequence[str], database_url: str, log_path: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port), "--database-url", database_url],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.pid = self.process.pid
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise BenchError(f"server exited at start:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise BenchError(f"server did not answer /healthz within {timeout} s")
+    def __init__(self, process: ServerProcess) -> None:
+        self.process = process
+        self.base_url = process.base_url
+        self.log_path = process.log_path
+        self.pid = process.pid
 
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -166,24 +143,21 @@ class Server:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+SERVE_COMMAND = SERVE  # `pushapi serve` with the interpreter running the benchmark
 
 
 @contextmanager
 def running_server(command: Sequence[str], database_url: str, workdir: Path) -> Iterator[Server]:
-    server = Server(command, database_url, workdir / f"server-{secrets.token_hex(3)}.log")
+    """A server of `command` (e.g. SERVE_COMMAND) on the database, stopped when done."""
+    log_path = workdir / f"server-{secrets.token_hex(3)}.log"
     try:
-        server.wait_ready()
-        yield server
+        process = launch_server(
+            ["--database-url", database_url], log_path, command=command, timeout=90
+        )
+    except ServerDidNotStart as error:
+        raise BenchError(str(error)) from None
+    try:
+        yield Server(process)
     finally:
-        server.stop()
-
-
-SERVE_COMMAND = (sys.executable, "-m", "pushapi", "serve")
+        process.stop(timeout=30)

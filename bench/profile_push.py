@@ -70,10 +70,10 @@ class Rule:
 
 RULES = (
     # worker thread: the push itself
-    Rule("JSON: split the body into records (msgspec)", ("split_records",), sticky=True),
+    Rule("JSON: split the body into records (msgspec)", ("split_body",), sticky=True),
     Rule("recognition: digests of the records", ("raw_digests",), sticky=True),
     Rule("recognition: lookup of the digests", ("recognise_contacts",)),
-    Rule("JSON parsing: json.loads with Decimal", ("_parse_records",), sticky=True),
+    Rule("JSON parsing: json.loads with Decimal", ("_load_body",), sticky=True),
     Rule(
         "validation: DateTime values",
         ("parse_datetime", "millis_zoned", "_datetime"),
@@ -93,14 +93,15 @@ RULES = (
     ),
     Rule("prepare_contact: dump_document (msgspec)", ("dump_document",), sticky=True),
     Rule("prepare_contact: content_hash (blake2b)", ("content_hash",), sticky=True),
-    Rule("prepare_contact: normalise (memberships, e-mails, copies)", ("prepare_contact",)),
+    Rule("warnings: e-mails, memberships", ("contact_warnings", "warn_records"), sticky=True),
+    Rule("prepare_contact: normalise (memberships, copies)", ("prepare_contact",)),
     Rule("SQL: bulk insert/update (driver)", ("insert_rows", "update_rows"), sticky=True),
     # New contacts sent to the COPY that stays open while a push is prepared (PostgreSQL), and
     # the end of that COPY (contacts._prepare_contacts closes it through an ExitStack).
     Rule(
         "SQL: bulk insert/update (driver)",
         ("<lambda>",),
-        file_part="pushapi/store/batch.py",
+        file_part="pushapi/store/dialect.py",
         sticky=True,
     ),
     Rule("SQL: bulk insert/update (driver)", ("__exit__",), "ExitStack", sticky=True),
@@ -120,7 +121,7 @@ RULES = (
         "transaction: begin + write lock", ("__enter__",), "_GeneratorContextManager", sticky=True
     ),
     Rule("transaction: commit", ("__exit__",), "_GeneratorContextManager", sticky=True),
-    Rule("push log: write entry", ("write_push_entry", "_log_rejection"), sticky=True),
+    Rule("push log: write entry", ("write_push_log", "log_refusal"), sticky=True),
     Rule("apply: Python (replay, rows, groups, references)", ("apply_contact_push",)),
     Rule("auth: API key check (query, hash)", ("current_caller",), sticky=True),
     # event-loop thread: HTTP, framework, middleware, response
@@ -136,7 +137,7 @@ RULES = (
     Rule("middleware: metrics", file_part="pushapi/metrics.py", sticky=True),
     Rule("middleware: metrics", file_part="/prometheus_client/", sticky=True),
     Rule("handler: read body (chunks, join)", ("_read_body",), sticky=True),
-    Rule("handler: response (counts, warnings, orjson)", ("handle_push",)),
+    Rule("handler: response (counts, warnings, JSON)", ("handle_push",)),
 )
 OTHER = {"worker": "worker: other (thread hand-off)", "main": "event loop: other (asyncio)"}
 

@@ -17,11 +17,13 @@ from pathlib import Path
 
 import orjson
 
+from pushapi.push.read import split_body
 from pushapi.schema.compiled import CompiledReader
 from pushapi.schema.contact import CONTACT_INFO
 from pushapi.schema.fields import Report, forget_datetimes, parse_object
+from pushapi.schema.warnings import contact_warnings
 from pushapi.store.contacts import prepare_contact, raw_seed
-from pushapi.store.documents import load_json, raw_digests, split_records
+from pushapi.store.documents import load_json, raw_digests
 from pushapi.tenants import DEFAULT_COMMUNITY_GROUP_TYPES, Tenant
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,9 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for body in bodies:
         forget_datetimes()
         started = time.process_time()
-        raws = split_records(body)
+        raws = split_body(body, len(body)).raws
         assert raws is not None
-        started = timed("server: split_records (msgspec, records as bytes)", started)
+        started = timed("server: split_body (msgspec, records as bytes)", started)
         raw_digests(raws, raw_seed(tenant))
         started = timed("server: raw_digests (recognition; its lookup is SQL)", started)
         report = Report()
@@ -63,7 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = timed("server: compiled reader (validation)", started)
         valid = [record for record in records if record is not None]
         assert len(valid) == len(raws), "the compiled reader declined canonical records"
-        _pushed = [prepare_contact(record, i, tenant, report) for i, record in enumerate(valid)]
+        for index, record in enumerate(valid):
+            contact_warnings(record, index, tenant.platform, report)
+        started = timed("server: contact_warnings (e-mails, memberships)", started)
+        _pushed = [prepare_contact(record, i, False) for i, record in enumerate(valid)]
         started = timed("server: prepare_contact (normalise, dump, hash)", started)
         forget_datetimes()  # each reader meets each DateTime for the first time
         started = time.process_time()

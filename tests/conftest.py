@@ -8,27 +8,23 @@ PUSHAPI_REQUIRE_POSTGRES=1 (CI sets it), which makes them fail instead.
 
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, select
+from support.server import ServerProcess, launch_server
 
 from pushapi.app import create_app
 from pushapi.config import Settings
 from pushapi.store import tables
 from pushapi.store.engine import build_engine
 from pushapi.store.migrate import upgrade_database
-from pushapi.tenants import create_tenant
+from pushapi.store.tenants import create_tenant
 
 ENGINES = [e for e in os.environ.get("PUSHAPI_TEST_ENGINES", "sqlite,postgresql").split(",") if e]
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -52,6 +48,26 @@ def _postgres_admin() -> psycopg.Connection[Any]:
 
 
 _postgres_skipped: list[str] = []
+# Variables of the test suite itself (docs/configuration.md), kept when the others are cleared.
+TEST_VARIABLES = frozenset(
+    {
+        "PUSHAPI_TEST_ENGINES",
+        "PUSHAPI_TEST_POSTGRES_URL",
+        "PUSHAPI_REQUIRE_POSTGRES",
+        "PUSHAPI_TEST_CHROMIUM",
+        "PUSHAPI_REQUIRE_BROWSER",
+        "PUSHAPI_REQUIRE_NATIVE",
+    }
+)
+
+
+@pytest.fixture(autouse=True)
+def no_pushapi_settings_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test sees only the PUSHAPI_* settings it sets itself, whatever the shell that runs
+    the suite has set (a PUSHAPI_DATABASE_URL or PUSHAPI_API_KEY of the developer's own)."""
+    for name in list(os.environ):
+        if name.startswith("PUSHAPI_") and name not in TEST_VARIABLES:
+            monkeypatch.delenv(name)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -227,62 +243,21 @@ def snapshot(engine: Engine) -> Callable[[TestTenant], dict[str, list[tuple[Any,
     return take
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """A real `pushapi serve` process on a free port."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def stop(self, sig: int | None = None) -> None:
-        if self.process.poll() is None:
-            if sig is None:
-                self.process.terminate()
-            else:
-                self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
 def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start `pushapi serve` processes against the session's database; all are stopped after."""
     started: list[ServerProcess] = []
 
     def start(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
-        port = free_port()
-        log_path = tmp_path / f"server-{port}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pushapi", "serve", "--port", str(port),
-                 "--database-url", database_url, *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
-            )  # fmt: skip
-        server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+        log_path = tmp_path / f"server-{len(started)}.log"
+        server = launch_server(
+            ["--database-url", database_url, *args],
+            log_path,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+        )
         started.append(server)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited early: {log_path.read_text()}")
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start in {timeout} s: {log_path.read_text()}")
+        return server
 
     yield start
     for server in started:

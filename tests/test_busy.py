@@ -33,13 +33,13 @@ def test_push_whose_transaction_gets_no_connection_is_503_and_changes_nothing(
 ):
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    import pushapi.routes.push
+    import pushapi.push.apply
 
     def no_connection(engine, tenant_id):
         raise PoolTimeout("QueuePool limit reached")
 
     before = snapshot(tenant)
-    monkeypatch.setattr(pushapi.routes.push, "write_transaction", no_connection)
+    monkeypatch.setattr(pushapi.push.apply, "write_transaction", no_connection)
     body = (EXAMPLES / "canonical-contacts.json").read_bytes()
     answer = client.post(PUSH, content=body, headers=tenant.headers)
     assert answer.status_code == 503, answer.text

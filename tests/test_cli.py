@@ -10,7 +10,6 @@ import os
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from conftest import EXAMPLES, POSTGRES_ADMIN_URL, _postgres_admin, free_port
+from conftest import EXAMPLES, POSTGRES_ADMIN_URL, _postgres_admin
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, make_url, text
+from support.server import ServerProcess, free_port, launch_server
 
 from pushapi import cli
 from pushapi.app import create_app
@@ -507,53 +507,23 @@ def test_errors_of_the_installed_command_are_one_line(tmp_path, args, mention):
 # -- serve --demo ------------------------------------------------------------------------------
 
 
-@dataclass
-class DemoServer:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    stdout: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @pytest.fixture
-def serve_demo(tmp_path: Path) -> Iterator[Callable[[Path], DemoServer]]:
-    """Start `pushapi serve --demo` in a directory (its ./pushapi.db), on a free port."""
-    started: list[DemoServer] = []
+def serve_demo(tmp_path: Path) -> Iterator[Callable[[Path], ServerProcess]]:
+    """Start `pushapi serve --demo` in a directory (its ./pushapi.db), on a free port; the
+    server's stdout is its log, stderr apart."""
+    started: list[ServerProcess] = []
 
-    def start(directory: Path) -> DemoServer:
-        port = free_port()
-        stdout = tmp_path / f"demo-{port}.out"
-        with stdout.open("wb") as out, (tmp_path / f"demo-{port}.err").open("wb") as err:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "pushapi", "serve", "--demo", "--port", str(port)],
-                cwd=directory,
-                stdout=out,
-                stderr=err,
-                env=_environment(),
-            )
-        server = DemoServer(process, f"http://127.0.0.1:{port}", stdout)
+    def start(directory: Path) -> ServerProcess:
+        server = launch_server(
+            ["--demo"],
+            tmp_path / f"demo-{len(started)}.out",
+            env=_environment(),
+            cwd=directory,
+            stderr_path=tmp_path / f"demo-{len(started)}.err",
+            timeout=60,
+        )
         started.append(server)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / f"demo-{port}.err").read_text()
-            try:
-                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("pushapi serve --demo did not answer in time")
+        return server
 
     yield start
     for server in started:
@@ -564,14 +534,14 @@ def test_serve_demo_prints_the_key_once_and_it_works(serve_demo, tmp_path, pusha
     directory = tmp_path / "fresh"
     directory.mkdir()
     first = serve_demo(directory)
-    key = first.output().strip().splitlines()[-1]
-    assert first.output().count(key) == 1
+    key = first.log().strip().splitlines()[-1]
+    assert first.log().count(key) == 1
     assert (directory / "pushapi.db").exists()
     assert push_status(first.base_url, key) == 200
     first.stop()
 
     second = serve_demo(directory)
-    assert key not in second.output()
+    assert key not in second.log()
     assert push_status(second.base_url, key) == 200
     second.stop()
     url = f"sqlite:///{directory / 'pushapi.db'}"

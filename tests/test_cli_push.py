@@ -1,6 +1,6 @@
 """`pushapi push ENDPOINT FILE` (SPEC 2) against a real server process: each file format, CSV
 column conventions, errors by file line, exit codes, --json, --dry-run, the progress bar; and the
-file readers (pushapi.files) on their own."""
+file readers (pushapi.cli.files) on their own."""
 
 import json
 import os
@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import ServerProcess, free_port
-from test_client import launch
+from support.server import ServerProcess, free_port, launch_server
 
 from pushapi.cli import app as cli_app
 from pushapi.cli import run
+from pushapi.cli.files import FileProblem, RecordFile
 from pushapi.client import PushClient
-from pushapi.files import FileProblem, RecordFile
 
 
 @dataclass
@@ -35,7 +34,9 @@ class Ran:
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = launch(database_url, tmp_path_factory.mktemp("server") / "server.log")
+    process = launch_server(
+        ["--database-url", database_url], tmp_path_factory.mktemp("server") / "server.log"
+    )
     yield process
     process.stop()
 

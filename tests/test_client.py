@@ -3,8 +3,6 @@ swapped transport: batching under both limits, retries, typed errors, reads."""
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerProcess, free_port
+from support.server import ServerProcess, free_port, launch_server
 
 from pushapi.app import create_app
 from pushapi.client import (
@@ -30,27 +28,10 @@ from pushapi.client import (
 
 
 def launch(database_url: str, log_path: Path, env: dict[str, str] | None = None) -> ServerProcess:
-    """Start `pushapi serve` on a free port and wait until it answers /healthz."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pushapi", "serve", "--port", str(port),
-             "--database-url", database_url],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )  # fmt: skip
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+    """Start `pushapi serve` on the database, with `env` added to the environment."""
+    return launch_server(
+        ["--database-url", database_url], log_path, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -408,6 +389,6 @@ def test_push_lists_meetings_and_products_and_read_them_back(server, tenant):
 
 def test_client_knows_every_push_endpoint_of_the_server():
     from pushapi.client import ENDPOINTS
-    from pushapi.routes.push import PUSH_ENDPOINTS
+    from pushapi.push.endpoints import PUSH_ENDPOINTS
 
     assert tuple(endpoint.name for endpoint in PUSH_ENDPOINTS) == ENDPOINTS

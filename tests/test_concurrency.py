@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerProcess, TestTenant
+from conftest import TestTenant
 from sqlalchemy import Engine, text
+from support.server import ServerProcess
 
-from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.store.engine import write_transaction
 
 ROLES = ("Member", "Chair")

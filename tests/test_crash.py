@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLES, ServerProcess, TestTenant
+from conftest import EXAMPLES, TestTenant
 from sqlalchemy import Engine, func, make_url, select
+from support.server import ServerProcess
 
 from pushapi.store.engine import TENANT_LOCK_SPACE
 from pushapi.store.tables import contacts, groups, memberships, push_log

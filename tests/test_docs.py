@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import typer
+from conftest import TEST_VARIABLES
 
 from pushapi import cli
 from pushapi.app import create_app
 from pushapi.config import Settings
-from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.schema.fields import walk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,15 +27,6 @@ QUICK_START = (
     "pip install -e . && pushapi serve --demo",
     "pip install -e '.[test]' && pytest",
 )
-# Variables read by tests/conftest.py rather than by Settings or the CLI.
-TEST_VARIABLES = {
-    "PUSHAPI_TEST_ENGINES",
-    "PUSHAPI_TEST_POSTGRES_URL",
-    "PUSHAPI_REQUIRE_POSTGRES",
-    "PUSHAPI_TEST_CHROMIUM",
-    "PUSHAPI_REQUIRE_BROWSER",
-    "PUSHAPI_REQUIRE_NATIVE",
-}
 
 
 def _commands(group: Any, prefix: str = "pushapi") -> Iterator[tuple[str, Any]]:

@@ -58,7 +58,7 @@ def _rate_limited_429(s: Situation) -> httpx.Response:
 
 
 def _internal_500(s: Situation) -> httpx.Response:
-    s.monkeypatch.setattr(pushapi.store.contacts, "_write_groups", _fail)
+    s.monkeypatch.setattr(pushapi.store.contacts, "apply_group_attributes", _fail)
     return s.client.post(PUSH, json=VALID, headers=s.headers)
 
 

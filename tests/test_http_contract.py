@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy.exc
 
 import pushapi.store.contacts
-from pushapi.tenants import create_key, revoke_key
+from pushapi.store.tenants import create_key, revoke_key
 
 PUSH = "/v2/contactinfo"
 WELL_FORMED_UNKNOWN_KEY = "pk_0123456789ab_" + "A" * 32
@@ -389,7 +389,7 @@ def break_apply(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
             Exception(f"UNIQUE constraint failed: groups.group_id {INTERNAL_SECRET}"),
         )
 
-    return lambda: monkeypatch.setattr(pushapi.store.contacts, "_write_groups", fail)
+    return lambda: monkeypatch.setattr(pushapi.store.contacts, "apply_group_attributes", fail)
 
 
 def test_failure_during_apply_is_500_without_internals_and_changes_nothing(
@@ -415,7 +415,7 @@ def test_failure_during_apply_is_500_without_internals_and_changes_nothing(
         "groups",
         "sqlalchemy",
         "Integrity",
-        "_write_groups",
+        "apply_group_attributes",
         "File ",
         ".py",
         "UNIQUE",

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 import pushapi.store.contacts
 from pushapi.config import Settings
 from pushapi.logs import ACCESS_LOGGER, JsonLineFormatter
-from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.schema.contact import CONTACT_DETAILS, CONTACT_INFO
 from pushapi.schema.fields import Need, walk
 from pushapi.store.engine import build_engine
@@ -279,12 +279,12 @@ def test_one_structured_log_line_per_request_without_key_or_contact_data(client,
 
 
 def test_unexpected_failure_is_logged_without_contact_data(client, tenant, log_lines, monkeypatch):
-    def insert_again(conn, tenant_id, pushed, now):
+    def insert_again(conn, tenant_id, entries, now):
         # A real database error whose statement parameters hold the pushed documents.
         rows = conn.execute(select(contacts).where(contacts.c.tenant_id == tenant_id)).all()
         conn.execute(insert(contacts), [row._asdict() for row in rows])
 
-    monkeypatch.setattr(pushapi.store.contacts, "_write_groups", insert_again)
+    monkeypatch.setattr(pushapi.store.contacts, "apply_group_attributes", insert_again)
     response = client.post(PUSH, json=[distinctive_contact("c1")], headers=tenant.headers)
     assert response.status_code == 500
     request_id = response.headers["x-request-id"]
@@ -335,3 +335,59 @@ def test_sqlite_connections_use_the_configured_page_cache(tmp_path):
                 assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -mib * 1024
         finally:
             engine.dispose()
+
+
+def _refs(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["$ref"]} if isinstance(value.get("$ref"), str) else set()
+        for item in value.values():
+            found |= _refs(item)
+        return found
+    if isinstance(value, list):
+        return {ref for item in value for ref in _refs(item)}
+    return set()
+
+
+def test_openapi_every_get_answer_has_a_schema(openapi):
+    gets = [(path, ops["get"]) for path, ops in openapi["paths"].items() if "get" in ops]
+    api = [(path, op) for path, op in gets if path.startswith("/v2/")]
+    assert len(api) >= 11
+    for path, operation in api:
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert schema.get("$ref") or schema.get("properties"), path
+        assert "422" not in operation["responses"], path  # the server answers 400, never 422
+
+
+def test_openapi_operation_ids_are_stable_names(openapi):
+    ids = [
+        operation["operationId"]
+        for operations in openapi["paths"].values()
+        for operation in operations.values()
+    ]
+    assert len(ids) == len(set(ids))
+    for path in ("/v2/contacts/{contact_id}", "/v2/contacts", "/v2/pushes", "/v2/contactinfo"):
+        for operation in openapi["paths"][path].values():
+            # Chosen names, not FastAPI's generated "<function>_<path>_<method>".
+            assert "__" not in operation["operationId"] and "_v2_" not in operation["operationId"]
+
+
+def test_openapi_every_reference_resolves(openapi):
+    schemas = openapi["components"]["schemas"]
+    for ref in _refs(openapi):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.removeprefix("#/components/schemas/") in schemas, ref
+
+
+def test_openapi_read_back_forms_are_derived_from_the_field_tables(openapi):
+    schemas = openapi["components"]["schemas"]
+    for schema in walk(CONTACT_INFO):
+        record = schemas[f"{schema.name}Record"]
+        assert list(record["properties"]) == [f.name for f in schema.fields], schema.name
+        assert record["required"] == [f.name for f in schema.fields]  # every field is present
+    contact = schemas["ContactRead"]["allOf"]
+    assert contact[0] == {"$ref": "#/components/schemas/ContactInfoRecord"}
+    assert contact[1]["properties"]["Meta"] == {"$ref": "#/components/schemas/Meta"}
+    push_result = schemas["PushResult"]["properties"]
+    assert list(push_result)[:6] == [
+        "requestId", "received", "created", "updated", "deleted", "unchanged"
+    ]  # fmt: skip

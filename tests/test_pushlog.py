@@ -14,7 +14,7 @@ from sqlalchemy import select
 import pushapi.routes.push
 import pushapi.store.contacts
 from pushapi.store.tables import push_log
-from pushapi.tenants import revoke_key
+from pushapi.store.tenants import revoke_key
 
 PUSH = "/v2/contactinfo"
 UTC_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
@@ -111,7 +111,7 @@ def _internal_failure(s: "Pushes") -> Any:
     def fail(*args: object) -> None:
         raise RuntimeError("apply failed")
 
-    s.monkeypatch.setattr(pushapi.store.contacts, "_write_groups", fail)
+    s.monkeypatch.setattr(pushapi.store.contacts, "apply_group_attributes", fail)
     return s.client.post(PUSH, json=[contact("x"), contact("y")], headers=s.tenant.headers)
 
 
@@ -284,7 +284,7 @@ def test_payload_is_not_kept_in_the_log(client, tenant, engine, monkeypatch):
     def fail(*args: object) -> None:
         raise RuntimeError("apply failed")
 
-    monkeypatch.setattr(pushapi.store.contacts, "_write_groups", fail)
+    monkeypatch.setattr(pushapi.store.contacts, "apply_group_attributes", fail)
     changed = {**valuable, "ContactDetails": {**valuable["ContactDetails"], "Title": "Dr"}}
     assert client.post(PUSH, json=[changed], headers=tenant.headers).status_code == 500
     with engine.connect() as conn:

@@ -1,6 +1,7 @@
 """Re-pushes of a contact byte for byte as it was stored: known unchanged without being read
 (store/contacts.py), and every outcome exactly as if each record had been read in full."""
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,15 +9,16 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
+import pushapi.routes.push
 import pushapi.store.contacts
+from pushapi.push.apply import PushRequest, run_push
+from pushapi.push.endpoints import ENDPOINTS_BY_NAME, Recognizer
+from pushapi.push.read import split_body
 from pushapi.schema.compiled import CompiledReader
-from pushapi.schema.fields import Report
-from pushapi.store.contacts import apply_contact_push, raw_seed, recognise_contacts
-from pushapi.store.documents import raw_digests, split_records
-from pushapi.store.engine import write_transaction
-from pushapi.store.records import PushBatch, Recognised, stored_states
+from pushapi.store.contacts import raw_seed, recognise_contacts, recognition_holds
+from pushapi.store.documents import raw_digests
 from pushapi.store.tables import contacts
-from pushapi.tenants import find_tenant
+from pushapi.store.tenants import find_tenant
 
 PUSH = "/v2/contactinfo"
 
@@ -191,85 +193,64 @@ def test_the_same_bytes_from_another_tenant_are_not_recognised(client, make_tena
 
 def test_the_platform_is_part_of_the_digest(make_tenant, engine):
     community, essentials = make_tenant("community"), make_tenant("community-essentials")
-    raw = split_records(orjson.dumps([person("a")]))
+    raw = split_body(orjson.dumps([person("a")]), 10).raws
     assert raw is not None
     seeds = [raw_seed(find_tenant(engine, t.code)) for t in (community, essentials)]
     assert raw_digests(raw, seeds[0]) != raw_digests(raw, seeds[1])
 
 
-def test_a_record_whose_row_changed_since_it_was_recognised_is_read_in_full(client, tenant, engine):
-    """Recognition happens before the write transaction; inside it the row decides."""
+def push_in_between(
+    make_client: Any, monkeypatch: pytest.MonkeyPatch, engine: Any, tenant: Any, between: bytes
+) -> Any:
+    """A client whose contact pushes commit `between` (another push of the tenant) after their
+    records were recognised and before their write transaction, as a concurrent push can."""
+    from pushapi.request_ids import new_request_id
+
+    def find_then_push(engine_: Any, stored_tenant: Any, raws: Any) -> Any:
+        recognition = recognise_contacts(engine_, stored_tenant, raws)
+        other = PushRequest(
+            new_request_id(), ENDPOINTS_BY_NAME["contactinfo"], stored_tenant, tenant.key_id,
+            datetime.now(UTC), 0.0,
+        )  # fmt: skip
+        run_push(engine_, other, [between], 10_000)
+        return recognition
+
+    contactinfo = ENDPOINTS_BY_NAME["contactinfo"]
+    patched = dataclasses.replace(
+        contactinfo, recognizer=Recognizer(find_then_push, recognition_holds)
+    )
+    endpoints = tuple(
+        patched if e is contactinfo else e for e in pushapi.routes.push.PUSH_ENDPOINTS
+    )
+    monkeypatch.setattr(pushapi.routes.push, "PUSH_ENDPOINTS", endpoints)
+    return make_client()
+
+
+def test_a_contact_written_after_its_record_was_recognised_is_read_in_full(
+    client, make_client, tenant, engine, monkeypatch, reads
+):
     old = person("a", FirstName="Ann")
     post(client, tenant, [old])
-    stale_digest = raw_hashes(engine, tenant)["a"]
-    assert stale_digest is not None
-    new = person("a", FirstName="Bea")
-    post(client, tenant, [new])
-    raws = split_records(orjson.dumps([old]))
-    assert raws is not None
-    recognised = Recognised(0, raws[0], "a", stale_digest, "0" * 32, None)
-    stored_tenant = find_tenant(engine, tenant.code)
-    with write_transaction(engine, tenant.tenant_id) as conn:
-        outcome = apply_contact_push(
-            conn,
-            stored_tenant,
-            PushBatch([recognised], [stale_digest]),
-            Report(),
-            datetime.now(UTC),
-        )
-    assert (outcome.updated, outcome.unchanged) == (1, 0)
-    read = client.get("/v2/contacts/a", headers=tenant.headers).json()
-    assert read["ContactDetails"]["FirstName"] == "Ann"
-    assert raw_hashes(engine, tenant)["a"] == stale_digest
-
-
-def apply_alone(engine: Any, tenant: Any, batch: PushBatch) -> Any:
-    with write_transaction(engine, tenant.tenant_id) as conn:
-        return apply_contact_push(
-            conn, find_tenant(engine, tenant.code), batch, Report(), datetime.now(UTC)
-        )
-
-
-def recognise(engine: Any, tenant: Any, records: list[dict[str, Any]]) -> Any:
-    raws = split_records(orjson.dumps(records))
-    assert raws is not None
-    return recognise_contacts(engine, find_tenant(engine, tenant.code), raws)
-
-
-def test_a_contact_written_after_recognition_is_read_in_full(client, tenant, engine):
-    old = person("a", FirstName="Ann")
-    post(client, tenant, [old])
-    recognition = recognise(engine, tenant, [old])
-    assert list(recognition.known) == [0]
-    post(client, tenant, [person("a", FirstName="Bea")])  # a push commits in between
-    batch = PushBatch([recognition.known[0]], recognition.raw_digests, recognition.version)
-    outcome = apply_alone(engine, tenant, batch)
-    assert (outcome.updated, outcome.unchanged) == (1, 0)
+    racing = push_in_between(
+        make_client, monkeypatch, engine, tenant, orjson.dumps([person("a", FirstName="Bea")])
+    )
+    reads.clear()
+    assert counts(post(racing, tenant, [old])) == (0, 1, 0, 0)
+    assert orjson.dumps(old) in reads.seen  # recognised, then read in full
     read = client.get("/v2/contacts/a", headers=tenant.headers).json()
     assert read["ContactDetails"]["FirstName"] == "Ann"
 
 
-def test_recognised_contacts_are_not_read_again_while_no_contact_was_written(
-    client, tenant, engine, monkeypatch
+def test_recognised_contacts_are_not_read_while_no_contact_was_written_in_between(
+    client, make_client, tenant, engine, monkeypatch, reads
 ):
     records = [person("a"), person("b")]
     post(client, tenant, records)
-    recognition = recognise(engine, tenant, records)
-    read_keys: list[str] = []
-
-    def recording(conn: Any, kind: Any, tenant_id: int, keys: list[str]) -> Any:
-        read_keys.extend(keys)
-        return stored_states(conn, kind, tenant_id, keys)
-
-    monkeypatch.setattr(pushapi.store.contacts, "stored_states", recording)
-    # A push that writes no contact (all unchanged) leaves the version where it was.
-    assert counts(post(client, tenant, [person("a")])) == (0, 0, 0, 1)
-    read_keys.clear()
-    known = recognition.known
-    batch = PushBatch([known[0], known[1]], recognition.raw_digests, recognition.version)
-    outcome = apply_alone(engine, tenant, batch)
-    assert outcome.unchanged == 2
-    assert read_keys == []
+    # A push in between that writes no contact (all unchanged) leaves the version where it was.
+    racing = push_in_between(make_client, monkeypatch, engine, tenant, orjson.dumps(records[:1]))
+    reads.clear()
+    assert counts(post(racing, tenant, records)) == (0, 0, 0, 2)
+    assert reads.of(records) == []
 
 
 def updated_at(client: Any, tenant: Any, contact_id: str) -> str:
@@ -315,3 +296,21 @@ def test_a_contact_stored_without_a_digest_gets_one_on_its_next_unchanged_push(
     reads.clear()
     assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
     assert reads.of([record]) == []
+
+
+def test_digests_kept_under_other_reading_rules_are_not_recognised(
+    client, tenant, engine, reads, monkeypatch
+):
+    """The digests are seeded with the fingerprint of the reading rules (schema/fingerprint.py):
+    after an upgrade that changes the rules, each contact is read in full once again."""
+    record = person("a", FirstName="Ann")
+    post(client, tenant, [record])
+    reads.clear()
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+    assert reads.of([record]) == []
+    monkeypatch.setattr(pushapi.store.contacts, "reading_fingerprint", lambda: "0" * 16)
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+    assert reads.of([record]) == [0]
+    reads.clear()
+    assert counts(post(client, tenant, [record])) == (0, 0, 0, 1)
+    assert reads.of([record]) == []  # recognised again, under the new rules

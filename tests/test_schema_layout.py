@@ -15,7 +15,7 @@ from conftest import EXAMPLES, TestTenant
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, inspect
 
-from pushapi.routes.push import PUSH_ENDPOINTS
+from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.store.tables import metadata
 
 REFERENCE_TABLES = {"tenants", "api_keys"}

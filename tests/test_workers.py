@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerProcess, TestTenant
+from conftest import TestTenant
 from sqlalchemy import Engine
+from support.server import ServerProcess
 from test_concurrency import check_last_committed_push_wins, plan_clients, send_concurrently
 
 PROC = Path("/proc")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import orjson
+import msgspec
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -21,11 +21,16 @@ from pushapi.config import Settings
 from pushapi.errors import ApiError, ServiceUnavailable, error_body
 from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
+from pushapi.push.apply import BUSY_MESSAGE, PushResult
+from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.ratelimit import RateLimiter
+from pushapi.request_ids import new_request_id
 from pushapi.routes import catalog, contacts, groups, lists, ops, push, pushes
-from pushapi.schema.openapi import component_schemas
+from pushapi.routes.openapi import components, with_meta
 from pushapi.store.engine import build_engine
-from pushapi.store.pushlog import new_request_id
+from pushapi.store.groups import Group, GroupWithMembers
+from pushapi.store.lists import ListSummary, ListWithMembers
+from pushapi.store.pushlog import PushLogEntry
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -33,7 +38,10 @@ HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+        msgspec.json.encode(body),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -123,7 +131,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def pool_timeout(request: Request, error: Exception) -> Response:
         # A read (or the key check) that got no database connection in time.
-        busy = ServiceUnavailable(push.BUSY_MESSAGE)
+        busy = ServiceUnavailable(BUSY_MESSAGE)
         return _json(busy.status, busy.body(_request_id(request)), busy.headers)
 
     app.add_exception_handler(ApiError, api_error)
@@ -143,8 +151,21 @@ def _install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    # FastAPI declares 422 for parameters; a bad parameter answers 400 here.
+                    operation["responses"].pop("422", None)
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            schemas.update(component_schemas([endpoint.schema for endpoint in push.PUSH_ENDPOINTS]))
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            read_forms = {
+                "ContactRead": with_meta("ContactInfo"),
+                "MeetingRead": with_meta("Meeting"),
+                "ProductRead": with_meta("Product"),
+            }
+            structs = [PushResult, PushLogEntry, Group, GroupWithMembers, ListSummary]
+            structs.append(ListWithMembers)
+            schemas.update(components([e.schema for e in PUSH_ENDPOINTS], read_forms, structs))
             app.openapi_schema = document
         return app.openapi_schema
 

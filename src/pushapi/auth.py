@@ -6,7 +6,8 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from pushapi.errors import MisdirectedRegion, Unauthorized
-from pushapi.tenants import Caller, authenticate
+from pushapi.store.tenants import authenticate
+from pushapi.tenants import Caller
 
 api_key_header = APIKeyHeader(
     name="ApiKey", auto_error=False, description="The tenant's API key (SPEC 3)"

@@ -1,13 +1,10 @@
 """Settings, read once from `PUSHAPI_*` environment variables."""
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Region = Literal["us", "ca"]
-REGIONS: tuple[Region, ...] = ("us", "ca")
-DEFAULT_DATABASE_URL = "sqlite:///./pushapi.db"
+from pushapi.defaults import DEFAULT_DATABASE_URL
+from pushapi.tenants import Region
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,6 @@ ApiError                      500 internal_error (what an unexpected failure ans
   +-- Unauthorized            401 unauthorized
   +-- NotSupportedForPlatform 403 not_supported_for_platform
   +-- NotFound                404 not_found
-  +-- MethodNotAllowed        405 method_not_allowed
   +-- PayloadTooLarge         413 payload_too_large
   +-- UnsupportedMediaType    415 unsupported_media_type
   +-- MisdirectedRegion       421 wrong_region
@@ -34,6 +33,23 @@ class Issue:
         return {"index": self.index, "path": self.path, "message": self.message}
 
 
+# The JSON Schema of what error_body builds (the OpenAPI document's "Error").
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string", "example": "validation_failed"},
+        "message": {"type": "string"},
+        "requestId": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Issue"},
+            "description": "With validation_failed: every problem found, not only the first",
+        },
+    },
+    "required": ["error", "message"],
+}
+
+
 def error_body(code: str, message: str, request_id: str | None, **extra: Any) -> dict[str, Any]:
     """Build the body every error response of the API has (SPEC 3)."""
     body: dict[str, Any] = {"error": code, "message": message}
@@ -49,6 +65,8 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
     headers: dict[str, str] = {}  # noqa: RUF012 - overridden per instance where needed
+    # How many records the refused push held, when it got as far as reading them (push log).
+    received = 0
 
     def __init__(self, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -72,11 +90,6 @@ class NotSupportedForPlatform(ApiError):
 class NotFound(ApiError):
     status = 404
     code = "not_found"
-
-
-class MethodNotAllowed(ApiError):
-    status = 405
-    code = "method_not_allowed"
 
 
 class UnsupportedMediaType(ApiError):
@@ -125,13 +138,17 @@ class ServiceUnavailable(ApiError):
 
 
 class ValidationFailed(ApiError):
+    """Records of a push broke the rules: every error found, and the warnings found with them."""
+
     status = 400
     code = "validation_failed"
 
-    def __init__(self, issues: list[Issue]) -> None:
+    def __init__(self, issues: list[Issue], warnings: list[Issue], received: int) -> None:
         noun = "error" if len(issues) == 1 else "errors"
         super().__init__(f"{len(issues)} {noun} in the pushed records; nothing was applied")
         self.issues = issues
+        self.warnings = warnings
+        self.received = received
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         errors = [issue.as_json() for issue in self.issues]

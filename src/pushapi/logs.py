@@ -6,7 +6,7 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-import orjson
+import msgspec
 
 ACCESS_LOGGER = "pushapi.access"
 # Longest SQL statement kept in a logged exception (bulk statements can be very long).
@@ -59,6 +59,9 @@ def describe_exception(exc_info: ExcInfo) -> dict[str, Any]:
     return fields
 
 
+_LINE_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
 class JsonLineFormatter(logging.Formatter):
     """Format a record as one JSON object: time, level, message and the fields passed in extra."""
 
@@ -74,7 +77,7 @@ class JsonLineFormatter(logging.Formatter):
             line.update(fields)
         if record.exc_info and record.exc_info[1] is not None:
             line.update(describe_exception(record.exc_info))  # type: ignore[arg-type]
-        return orjson.dumps(line, default=str).decode()
+        return _LINE_ENCODER.encode(line).decode()
 
 
 def configure_logging(level: str) -> None:

@@ -1,18 +1,18 @@
 """Reading meetings and products back (SPEC 5): one record, and the keyset-paginated listings."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import Connection
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.paging import (
+from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ID_PARAM,
     ConnDep,
     Cursor,
+    IncludeDeleted,
     Limit,
+    ModifiedSince,
     decode_cursor,
     json_response,
     moment_as_datetime,
@@ -20,17 +20,11 @@ from pushapi.routes.paging import (
     parse_flag,
     parse_moment,
 )
-from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.routes.openapi import read_one, read_page
 from pushapi.store.catalog import MEETINGS, PRODUCTS, DocumentKind, get_document, list_documents
 from pushapi.tenants import Caller
 
-router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
-IncludeDeleted = Annotated[
-    str | None, Query(alias="includeDeleted", description="true: soft-deleted records too")
-]
-ModifiedSince = Annotated[
-    str | None, Query(alias="modifiedSince", description="Only records changed since")
-]
+router = APIRouter(tags=["read"])
 
 
 def _one(
@@ -70,7 +64,10 @@ def _page(
 
 
 @router.get(
-    f"/v2/meetings/{{meeting_id:{ID_PARAM}}}", summary="One meeting, as pushed (normalised)"
+    f"/v2/meetings/{{meeting_id:{ID_PARAM}}}",
+    summary="One meeting, as pushed (normalised)",
+    operation_id="get_meeting",
+    responses=read_one("MeetingRead", "Every Meeting field, plus Meta"),
 )
 def read_meeting(
     meeting_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
@@ -79,7 +76,12 @@ def read_meeting(
     return _one(MEETINGS, meeting_id, caller, conn, include_deleted)
 
 
-@router.get("/v2/meetings", summary="Meetings in MeetingId order, a page at a time")
+@router.get(
+    "/v2/meetings",
+    summary="Meetings in MeetingId order, a page at a time",
+    operation_id="list_meetings",
+    responses=read_page("MeetingRead", "A page of meetings"),
+)
 def read_meetings(
     caller: CallerDep,
     conn: ConnDep,
@@ -92,7 +94,10 @@ def read_meetings(
 
 
 @router.get(
-    f"/v2/products/{{product_id:{ID_PARAM}}}", summary="One product, as pushed (normalised)"
+    f"/v2/products/{{product_id:{ID_PARAM}}}",
+    summary="One product, as pushed (normalised)",
+    operation_id="get_product",
+    responses=read_one("ProductRead", "Every Product field, plus Meta"),
 )
 def read_product(
     product_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
@@ -101,7 +106,12 @@ def read_product(
     return _one(PRODUCTS, product_id, caller, conn, include_deleted)
 
 
-@router.get("/v2/products", summary="Products in ProductId order, a page at a time")
+@router.get(
+    "/v2/products",
+    summary="Products in ProductId order, a page at a time",
+    operation_id="list_products",
+    responses=read_page("ProductRead", "A page of products"),
+)
 def read_products(
     caller: CallerDep,
     conn: ConnDep,

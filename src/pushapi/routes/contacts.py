@@ -1,17 +1,17 @@
 """Reading contacts back (SPEC 5): one contact, and the keyset-paginated listing."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.paging import (
+from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ID_PARAM,
     ConnDep,
     Cursor,
+    IncludeDeleted,
     Limit,
+    ModifiedSince,
     decode_cursor,
     json_response,
     moment_as_datetime,
@@ -19,17 +19,18 @@ from pushapi.routes.paging import (
     parse_flag,
     parse_moment,
 )
-from pushapi.schema.openapi import ERROR_RESPONSES
-from pushapi.store.reads import get_contact, list_contacts
+from pushapi.routes.openapi import read_one, read_page
+from pushapi.store.contact_reads import get_contact, list_contacts
 
-router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
-IncludeDeleted = Annotated[
-    str | None, Query(alias="includeDeleted", description="true: soft-deleted contacts too")
-]
+router = APIRouter(tags=["read"])
+CONTACT = "ContactRead"  # the component of a contact as read back
 
 
 @router.get(
-    f"/v2/contacts/{{contact_id:{ID_PARAM}}}", summary="One contact, as pushed (normalised)"
+    f"/v2/contacts/{{contact_id:{ID_PARAM}}}",
+    summary="One contact, as pushed (normalised)",
+    operation_id="get_contact",
+    responses=read_one(CONTACT, "The contact in its ContactInfo shape, plus Meta"),
 )
 def read_contact(
     contact_id: str, caller: CallerDep, conn: ConnDep, include_deleted: IncludeDeleted = None
@@ -42,15 +43,18 @@ def read_contact(
     return json_response(contact)
 
 
-@router.get("/v2/contacts", summary="Contacts in ContactId order, a page at a time")
+@router.get(
+    "/v2/contacts",
+    summary="Contacts in ContactId order, a page at a time",
+    operation_id="list_contacts",
+    responses=read_page(CONTACT, "A page of contacts"),
+)
 def read_contacts(
     caller: CallerDep,
     conn: ConnDep,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-    modified_since: Annotated[
-        str | None, Query(alias="modifiedSince", description="Only contacts changed since")
-    ] = None,
+    modified_since: ModifiedSince = None,
     include_deleted: IncludeDeleted = None,
 ) -> Response:
     since = parse_moment("modifiedSince", modified_since)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.paging import (
+from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ID_PARAM,
     ConnDep,
@@ -18,14 +18,19 @@ from pushapi.routes.paging import (
     page,
     parse_moment,
 )
-from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.routes.openapi import read_one, read_page
 from pushapi.schema.values import format_datetime
-from pushapi.store.reads import get_group, list_groups
+from pushapi.store.groups import get_group, list_groups
 
-router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["read"])
 
 
-@router.get("/v2/groups", summary="Groups in GroupId order, a page at a time")
+@router.get(
+    "/v2/groups",
+    summary="Groups in GroupId order, a page at a time",
+    operation_id="list_groups",
+    responses=read_page("Group", "A page of groups"),
+)
 def read_groups(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
@@ -33,7 +38,12 @@ def read_groups(
     return page(items, next_position)
 
 
-@router.get(f"/v2/groups/{{group_id:{ID_PARAM}}}", summary="One group with its active members")
+@router.get(
+    f"/v2/groups/{{group_id:{ID_PARAM}}}",
+    summary="One group with its active members",
+    operation_id="get_group",
+    responses=read_one("GroupWithMembers", "The group and its active memberships"),
+)
 def read_group(
     group_id: str,
     caller: CallerDep,

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
+import msgspec
 from fastapi import APIRouter, Query, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.paging import (
+from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ID_PARAM,
     ConnDep,
@@ -17,18 +18,23 @@ from pushapi.routes.paging import (
     json_response,
     page,
 )
-from pushapi.schema.openapi import ERROR_RESPONSES
-from pushapi.store.lists import get_list, list_lists
+from pushapi.routes.openapi import read_one, read_page
+from pushapi.store.lists import ListWithMembers, get_list, list_lists
 
 # Member ids are short, so a list's ContactIds come in larger pages than the listings' items.
 DEFAULT_MEMBER_LIMIT = 10_000
 MAX_MEMBER_LIMIT = 50_000
 
-router = APIRouter(tags=["read"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["read"])
 MemberLimit = Annotated[int, Query(ge=1, le=MAX_MEMBER_LIMIT, description="ContactIds per page")]
 
 
-@router.get("/v2/lists", summary="Lists in ListId order, a page at a time (without members)")
+@router.get(
+    "/v2/lists",
+    summary="Lists in ListId order, a page at a time (without members)",
+    operation_id="list_lists",
+    responses=read_page("ListSummary", "A page of lists"),
+)
 def read_lists(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
@@ -36,7 +42,12 @@ def read_lists(
     return page(items, next_position)
 
 
-@router.get(f"/v2/lists/{{list_id:{ID_PARAM}}}", summary="One list with a page of its ContactIds")
+@router.get(
+    f"/v2/lists/{{list_id:{ID_PARAM}}}",
+    summary="One list with a page of its ContactIds",
+    operation_id="get_list",
+    responses=read_one("ListWithMembers", "The list and a page of its ContactIds"),
+)
 def read_list(
     list_id: str,
     caller: CallerDep,
@@ -50,5 +61,10 @@ def read_list(
     found = get_list(conn, caller.tenant.tenant_id, list_id, limit, decode_cursor(cursor))
     if found is None:
         raise NotFound(f"no list {list_id!r}")
-    body, next_position = found
-    return json_response({**body, "nextCursor": encode_cursor(next_position)})
+    summary, contact_ids, next_position = found
+    body = ListWithMembers(
+        **msgspec.structs.asdict(summary),
+        contact_ids=contact_ids,
+        next_cursor=encode_cursor(next_position),
+    )
+    return json_response(body)

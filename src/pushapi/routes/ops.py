@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from pushapi.metrics import CONTENT_TYPE
-from pushapi.routes.paging import json_response
+from pushapi.routes.deps import json_response
 
 router = APIRouter(tags=["operations"])
 

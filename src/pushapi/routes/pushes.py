@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
-from pushapi.routes.paging import (
+from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ConnDep,
     Cursor,
@@ -13,13 +13,18 @@ from pushapi.routes.paging import (
     json_response,
     page,
 )
-from pushapi.schema.openapi import ERROR_RESPONSES
+from pushapi.routes.openapi import read_one, read_page
 from pushapi.store.pushlog import get_push_entry, list_push_entries
 
-router = APIRouter(tags=["push log"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["push log"])
 
 
-@router.get("/v2/pushes", summary="Push requests, newest first")
+@router.get(
+    "/v2/pushes",
+    summary="Push requests, newest first",
+    operation_id="list_pushes",
+    responses=read_page("PushLogEntry", "A page of the push log"),
+)
 def read_pushes(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> Response:
@@ -29,7 +34,12 @@ def read_pushes(
     return page(items, next_position)
 
 
-@router.get("/v2/pushes/{request_id}", summary="One push request")
+@router.get(
+    "/v2/pushes/{request_id}",
+    summary="One push request",
+    operation_id="get_push",
+    responses=read_one("PushLogEntry", "What happened to the push"),
+)
 def read_push(request_id: str, caller: CallerDep, conn: ConnDep) -> Response:
     entry = get_push_entry(conn, caller.tenant.tenant_id, request_id)
     if entry is None:

@@ -208,3 +208,7 @@ CONTACT_INFO = ObjectSchema(
 
 # SPEC 4.1: the group's own attributes live on the group, not on the membership.
 GROUP_ATTRIBUTES = ("GroupName", "GroupType", "GroupSubType")
+# SPEC 4.1: a membership is identified by (GroupId, Role); a later entry replaces an earlier one.
+MEMBERSHIP_KEY = ("GroupId", "Role")
+# SPEC 4.1: ids of other contacts in ContactDetails (an id not known is a warning).
+CONTACT_REFERENCES = ("ParentContactId", "PrimaryContactContactId")

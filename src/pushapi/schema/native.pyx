@@ -1,50 +1,25 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The compiled reader's value rules in native code (built from this Cython source at install).
+"""The usual DateTime form in native code, hand-written (built from this Cython source at install).
 
-Each is the exact twin of Python code that stays the reference:
-- `millis_zoned`: `values.millis_zoned`, the normal form of `yyyy-MM-ddTHH:mm:ss.fff` with `Z` or
-  an offset, or None to leave the value to the general path;
-- `plausible_email`: a full match of `values.EMAIL`, the e-mail addresses taken without a warning;
-- `Finisher`: the per-object function `compiled._finisher` generates, driven by a plan that
-  `compiled` builds from the same field table.
-They return what the Python code returns, or decline where it declines; tests/test_native.py and
-tests/test_compiled_reader.py compare them. Without a C compiler the package installs without this
-module and the Python code runs.
+`millis_zoned` is the exact twin of `values.millis_zoned`, which stays the reference: the normal
+form of `yyyy-MM-ddTHH:mm:ss.fff` with `Z` or an offset, or None to leave the value to the
+general path. It runs for most DateTimes of every push, where string operations in Python cost a
+fifth of the reader's time (docs/architecture.md, "Native code"). tests/test_native.py compares
+the two. Without a C compiler the package installs without this module and the Python code runs.
 """
 
 from cpython.unicode cimport (
     PyUnicode_AsUTF8AndSize,
     PyUnicode_FromStringAndSize,
     PyUnicode_GET_LENGTH,
-    PyUnicode_READ_CHAR,
-    Py_UNICODE_ISSPACE,
 )
-
-
-from cpython.dict cimport PyDict_GetItem, PyDict_SetItem
-from cpython.tuple cimport PyTuple_GET_ITEM
-
-from msgspec.structs import astuple
 
 
 cdef extern from "Python.h":
     bint PyUnicode_IS_ASCII(object o)
-    dict _PyDict_NewPresized(Py_ssize_t minused)
 
 
-# The kinds of field in a plan, by the names compiled.py gives them.
-cdef enum:
-    STRING, BOOL, DATETIME, INT, DECIMAL, ID_LIST, OBJECT, OBJECT_LIST
-
-KINDS = {
-    "string": STRING, "bool": BOOL, "datetime": DATETIME, "int": INT, "decimal": DECIMAL,
-    "id_list": ID_LIST, "object": OBJECT, "object_list": OBJECT_LIST,
-}
 cdef int _MAX_OFFSET_MINUTES = 14 * 60
-cdef long long _INT_MIN = -(2 ** 31)
-cdef long long _INT_MAX = 2 ** 31 - 1
-# A JSON number of at most this many characters and no exponent has at most 38 digits.
-cdef Py_ssize_t _SHORT_NUMBER = 38
 
 
 cdef inline bint _is_leap(int year) noexcept:
@@ -143,148 +118,3 @@ cpdef object millis_zoned(str raw):
         out[at] = s[at]
     out[23] = b'Z'
     return PyUnicode_FromStringAndSize(out, 24)
-
-
-cpdef bint plausible_email(str text):
-    """Whether `text` is something@something.tld without spaces: a full match of
-    `[^@\\s]+@[^@\\s]+\\.[^@\\s]+`, where \\s is what str.isspace() calls space."""
-    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(text), at = -1, position
-    cdef Py_UCS4 char
-    for position in range(length):
-        char = PyUnicode_READ_CHAR(text, position)
-        if char == 64:  # '@'
-            if at >= 0:
-                return False
-            at = position
-        elif Py_UNICODE_ISSPACE(char):
-            return False
-    if at < 1:
-        return False  # no '@', or nothing before it
-    # After the '@': a '.' with at least one character on each side.
-    for position in range(at + 2, length - 1):
-        if PyUnicode_READ_CHAR(text, position) == 46:  # '.'
-            return True
-    return False
-
-
-cdef inline bint _blank(str text):
-    """Whether a string is empty or only white space (SPEC 3.1: no value)."""
-    if PyUnicode_GET_LENGTH(text) == 0:
-        return True
-    # str.isspace() is the reference; a first character that is not space settles it at once.
-    return Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(text, 0)) and text.isspace()
-
-
-cdef class Finisher:
-    """Finishes reading one msgspec struct of an object into its record, or raises `declined`.
-
-    The plan is built by compiled.py from the field table, field by field in table order:
-    (name, kind, extra), where extra is the Finisher of a nested object, the Field of a number,
-    else None. `needed` holds (position, whether a deletion excuses it); `rules` the checks that
-    involve several fields (a check that yields anything declines).
-    """
-
-    cdef tuple names
-    cdef tuple kinds
-    cdef tuple extras
-    cdef tuple needed
-    cdef Py_ssize_t deletion
-    cdef tuple rules
-    cdef object declined
-    cdef object datetime
-    cdef object number
-    cdef object decimal
-
-    def __init__(
-        self, tuple fields, tuple needed, Py_ssize_t deletion, tuple rules, declined, datetime,
-        number, decimal,
-    ):
-        self.names = tuple(name for name, _, _ in fields)
-        self.kinds = tuple(kind for _, kind, _ in fields)
-        self.extras = tuple(extra for _, _, extra in fields)
-        self.needed = needed
-        self.deletion = deletion
-        self.rules = rules
-        self.declined = declined
-        self.datetime = datetime  # the Python path for DateTimes not in the usual form
-        self.number = number  # the Python path for numbers not in the usual form
-        self.decimal = decimal
-
-    def __call__(self, obj):
-        return self.finish(obj)
-
-    cdef object finish(self, object obj):
-        cdef tuple pushed = astuple(obj)  # the field values, in table order, read in C
-        cdef Py_ssize_t position, count = len(self.names)
-        cdef dict record = _PyDict_NewPresized(count)
-        cdef int kind
-        cdef object value, extra, item, result
-        cdef list items
-        for position in range(count):
-            value = <object>PyTuple_GET_ITEM(pushed, position)
-            if value is not None:
-                kind = self.kinds[position]
-                if kind == STRING:
-                    if _blank(<str>value):
-                        value = None
-                elif kind == DATETIME:
-                    result = millis_zoned(<str>value)
-                    value = self.datetime(value) if result is None else result
-                elif kind == INT or kind == DECIMAL:
-                    value = self._number(self.extras[position], value)
-                elif kind == ID_LIST:
-                    for item in <list>value:
-                        if _blank(<str>item):
-                            raise self.declined
-                elif kind == OBJECT:
-                    value = (<Finisher>self.extras[position]).finish(value)
-                elif kind == OBJECT_LIST:
-                    extra = self.extras[position]
-                    items = []
-                    for item in <list>value:
-                        items.append((<Finisher>extra).finish(item))
-                    value = items
-            PyDict_SetItem(record, self.names[position], value)
-        cdef bint deleted = False
-        if self.deletion >= 0:
-            deleted = <object>PyDict_GetItem(record, self.names[self.deletion]) is True
-        cdef bint excused
-        for position, excused in self.needed:
-            if <object>PyDict_GetItem(record, self.names[position]) is None and not (
-                excused and deleted
-            ):
-                raise self.declined
-        for rule in self.rules:
-            for _ in rule(record):
-                raise self.declined
-        return record
-
-    cdef object _number(self, object spec, object value):
-        """A number as json.loads reads it (int, or Decimal for a fraction), within limits."""
-        cdef bytes text
-        cdef Py_ssize_t length
-        cdef object minimum, maximum
-        if type(value) is int:
-            if spec.minimum is None and _INT_MIN <= value <= _INT_MAX:
-                return value
-            return self.number(spec, value)
-        text = bytes(value)  # msgspec.Raw: the exact JSON text of a decimal field
-        if text == b"null":
-            return None
-        length = len(text)
-        if (
-            0 < length <= _SHORT_NUMBER
-            and (text[0] == 45 or 48 <= text[0] <= 57)  # '-' or a digit
-            and b"e" not in text and b"E" not in text
-        ):
-            # The usual case, with no digit limit to check: as json.loads reads it, an integer
-            # literal is an int and anything else a Decimal (an int becomes Decimal(int)).
-            value = self.decimal(text.decode()) if b"." in text else self.decimal(int(text))
-            minimum = spec.minimum
-            maximum = spec.maximum
-            if (minimum is not None and value < minimum) or (
-                maximum is not None and value > maximum
-            ):
-                raise self.declined
-            return value
-        return self.number(spec, value)

@@ -1,70 +1,28 @@
-"""The OpenAPI description of the objects and bodies, derived from the field tables."""
+"""JSON Schemas of the objects, derived from the field tables: as pushed (what a push accepts)
+and as read back (what the read API returns: every field, normalised)."""
 
 from typing import Any
 
 from pushapi.schema.fields import Field, Need, ObjectSchema, walk
 from pushapi.schema.values import DATETIME_FORMATS, Kind
 
-_ISSUE = {
-    "type": "object",
-    "properties": {
-        "index": {"type": "integer", "description": "Position of the record in the pushed array"},
-        "path": {"type": "string", "example": "ContactDetails.FirstName"},
-        "message": {"type": "string"},
-    },
-    "required": ["index", "path", "message"],
-}
+READ_SUFFIX = "Record"  # a component of the read-back form: "ContactDetailsRecord"
+UTC_MILLIS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
-RESPONSE_SCHEMAS: dict[str, Any] = {
-    "Issue": _ISSUE,
-    "PushResult": {
-        "type": "object",
-        "description": "received = created + updated + deleted + unchanged",
-        "properties": {
-            "requestId": {"type": "string"},
-            "received": {"type": "integer"},
-            "created": {"type": "integer"},
-            "updated": {"type": "integer"},
-            "deleted": {"type": "integer"},
-            "unchanged": {"type": "integer"},
-            "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Issue"}},
-        },
-        "required": [
-            "requestId",
-            "received",
-            "created",
-            "updated",
-            "deleted",
-            "unchanged",
-            "warnings",
-        ],
-    },
-    "Error": {
-        "type": "object",
-        "properties": {
-            "error": {"type": "string", "example": "validation_failed"},
-            "message": {"type": "string"},
-            "requestId": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/Issue"},
-                "description": "With validation_failed: every problem found, not only the first",
-            },
-        },
-        "required": ["error", "message"],
-    },
-}
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def field_schema(f: Field) -> dict[str, Any]:
-    """The JSON Schema of one field, from its kind and limits."""
+    """The JSON Schema of one field as pushed, from its kind and limits (SPEC 3.1)."""
     kind = f.kind
     if kind is Kind.OBJECT:
         assert f.item is not None
-        schema: dict[str, Any] = {"$ref": f"#/components/schemas/{f.item.name}"}
+        schema: dict[str, Any] = _ref(f.item.name)
     elif kind is Kind.OBJECT_LIST:
         assert f.item is not None
-        schema = {"type": "array", "items": {"$ref": f"#/components/schemas/{f.item.name}"}}
+        schema = {"type": "array", "items": _ref(f.item.name)}
     elif kind is Kind.ID_LIST:
         schema = {"type": "array", "items": {"type": "string", "maxLength": f.length_limit}}
     elif kind in (Kind.ID, Kind.STRING):
@@ -92,7 +50,7 @@ def field_schema(f: Field) -> dict[str, Any]:
 
 
 def object_schema(schema: ObjectSchema) -> dict[str, Any]:
-    """The JSON Schema of one object (property names also match in any letter case)."""
+    """The JSON Schema of one object as pushed (property names also match in any letter case)."""
     return {
         "type": "object",
         "description": schema.doc,
@@ -101,51 +59,46 @@ def object_schema(schema: ObjectSchema) -> dict[str, Any]:
     }
 
 
-def component_schemas(roots: list[ObjectSchema]) -> dict[str, Any]:
-    """Every object schema reachable from `roots`, plus the response bodies."""
-    components = {s.name: object_schema(s) for root in roots for s in walk(root)}
-    return {**components, **RESPONSE_SCHEMAS}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Invalid body, or invalid records (validation_failed, with every error)"),
-    401: _error("ApiKey header missing, unknown or revoked"),
-    404: _error("Not found (records of other tenants are never visible)"),
-    421: _error("The tenant is hosted in another region"),
-    500: _error("Unexpected failure; nothing was changed"),
-    503: _error("Every database connection is busy; retry after Retry-After seconds"),
+_READ_TYPES: dict[Kind, dict[str, Any]] = {
+    Kind.ID: {"type": "string"},
+    Kind.STRING: {"type": "string"},
+    Kind.INT: {"type": "integer", "format": "int32"},
+    Kind.BOOL: {"type": "boolean"},
+    Kind.DECIMAL: {"type": "number", "format": "decimal"},
+    Kind.DATETIME: {"type": "string", "format": "date-time", "pattern": UTC_MILLIS},
+    Kind.ID_LIST: {"type": "array", "items": {"type": "string"}},
 }
 
 
-def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
-    """The route options that describe a push endpoint's body and answers."""
-    body = {"type": "array", "items": {"$ref": f"#/components/schemas/{schema.name}"}}
+def read_field_schema(f: Field) -> dict[str, Any]:
+    """The JSON Schema of one field as read back: normalised values, null where none."""
+    if f.kind is Kind.OBJECT or f.kind is Kind.OBJECT_LIST:
+        assert f.item is not None
+        ref = _ref(f.item.name + READ_SUFFIX)
+        return ref if f.kind is Kind.OBJECT else {"type": "array", "items": ref}
+    schema = dict(_READ_TYPES[f.kind])
+    if f.doc:
+        schema["description"] = f.doc
+    if f.need is not Need.REQUIRED:
+        schema["nullable"] = True
+    return schema
+
+
+def read_object_schema(schema: ObjectSchema) -> dict[str, Any]:
+    """The JSON Schema of one object as read back: every field is present."""
     return {
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": body}, "text/json": {"schema": body}},
-            }
-        },
-        "responses": {
-            200: {
-                "description": "Applied and committed",
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/PushResult"}}
-                },
-            },
-            **ERROR_RESPONSES,
-            403: _error("Endpoint not available on the tenant's platform"),
-            405: _error("Only POST is allowed"),
-            413: _error("Body or record count over the limit"),
-            415: _error("Content-Type is not application/json or text/json"),
-            429: _error("Too many requests; see Retry-After"),
-        },
+        "type": "object",
+        "description": schema.doc,
+        "properties": {f.name: read_field_schema(f) for f in schema.fields},
+        "required": [f.name for f in schema.fields],
     }
+
+
+def object_components(roots: list[ObjectSchema]) -> dict[str, Any]:
+    """Every object schema reachable from `roots`, as pushed and as read back."""
+    components: dict[str, Any] = {}
+    for root in roots:
+        for s in walk(root):
+            components[s.name] = object_schema(s)
+            components[s.name + READ_SUFFIX] = read_object_schema(s)
+    return components

@@ -196,7 +196,7 @@ def parse_datetime(raw: Any) -> str | None:
         )
     if not raw or raw.isspace():
         return None
-    normalised = _fast_millis_zoned(raw)
+    normalised = fast_millis_zoned(raw)
     if normalised is not None:
         return normalised
     match = _DATETIME.fullmatch(raw)
@@ -268,20 +268,13 @@ def millis_zoned(raw: str) -> str | None:
     return f"{moved.year:04d}-{moved.month:02d}-{moved.day:02d}T{hours_minutes}{raw[16:23]}Z"
 
 
-# A plausible e-mail address: something@something.tld, no spaces. Anything else is a warning only.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+fast_millis_zoned = millis_zoned
+try:  # the same function as hand-written native code, built at install (schema/native.pyx)
+    from pushapi.schema import native
 
-
-def _plausible_email(text: str) -> bool:
-    return EMAIL.fullmatch(text) is not None
-
-
-try:  # the same functions as native code, built at install (schema/native.pyx)
-    from pushapi.schema.native import millis_zoned as _fast_millis_zoned
-    from pushapi.schema.native import plausible_email as plausible_email
+    fast_millis_zoned = native.millis_zoned
 except ImportError:  # pragma: no cover - installed without a C compiler
-    _fast_millis_zoned = millis_zoned
-    plausible_email = _plausible_email
+    pass
 
 
 # The UTC hour and minute (and day shift) of a local "HH:mm" at an offset, by "HH:mm+hh:mm":

@@ -56,26 +56,29 @@ def apply_meeting_push(
     conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid Meeting records in array order (SPEC 4.3)."""
-    return apply_document_push(MEETINGS, conn, tenant, batch.read_records(), report, now)
+    return apply_document_push(MEETINGS, conn, tenant, batch, report, now)
 
 
 def apply_product_push(
     conn: Connection, tenant: Tenant, batch: PushBatch, report: Report, now: datetime
 ) -> Counts:
     """Apply valid Product records in array order (SPEC 4.4)."""
-    return apply_document_push(PRODUCTS, conn, tenant, batch.read_records(), report, now)
+    return apply_document_push(PRODUCTS, conn, tenant, batch, report, now)
 
 
 def apply_document_push(
     kind: DocumentKind,
     conn: Connection,
     tenant: Tenant,
-    records: list[Record],
+    batch: PushBatch,
     report: Report,
     now: datetime,
 ) -> Counts:
     """Apply valid records of `kind` in array order; return what happened to each (SPEC 3)."""
-    pushed = [_pushed(kind, record, index) for index, record in enumerate(records)]
+    records = batch.read_records()
+    pushed = [
+        _pushed(kind, record, index) for index, record in zip(batch.indexes, records, strict=True)
+    ]
     stored = stored_states(conn, kind, tenant.tenant_id, [p.key for p in pushed])
     final = {key: RecordState(s.exists, s.deleted, s.digest) for key, s in stored.items()}
     counts = replay(kind, pushed, final, report)

@@ -9,7 +9,3 @@ class Counts:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
-
-    @property
-    def received(self) -> int:
-        return self.created + self.updated + self.deleted + self.unchanged

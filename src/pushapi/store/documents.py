@@ -1,5 +1,5 @@
-"""Stored documents: the canonical JSON of a pushed record, its hash, and reading it back; and
-the request body split into its records as pushed.
+"""Stored documents: the canonical JSON of a pushed record, its hash, and reading JSON back; and
+the digests of records as pushed, by which unchanged ones are recognised.
 
 Decimals travel as exact JSON numbers both ways (never through binary floating point).
 """
@@ -10,12 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-
-# Splits a body into its records without building them; every byte is still checked as JSON.
-_RECORD_SPLITTER = msgspec.json.Decoder(list[msgspec.Raw])
-# What the fast decoders raise on input they do not take; load_json then decides and explains.
-_NOT_TAKEN = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
-
 
 # Decimals written as the exact JSON numbers they are (str(Decimal)), never as floats. The output
 # is byte for byte what orjson wrote for these documents before (tests/test_documents.py).
@@ -39,27 +33,6 @@ def _reject_constant(name: str) -> Any:
 def load_json(text: str | bytes) -> Any:
     """Parse JSON as pushed or stored: decimals as Decimal, NaN and Infinity refused."""
     return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-
-
-def split_records(body: bytes) -> list[msgspec.Raw] | None:
-    """The records of a body that is a JSON array, each as its exact bytes; None otherwise.
-
-    None also means "not taken here" (a lone surrogate escape, say, which load_json reads):
-    the caller then reads the body with load_json, which accepts it or says what is wrong.
-    """
-    try:
-        return _RECORD_SPLITTER.decode(body)
-    except (*_NOT_TAKEN, msgspec.ValidationError):
-        return None
-
-
-def decode_record(raw: msgspec.Raw) -> Any:
-    """One record of `split_records` as load_json reads it (ValueError when it is not JSON).
-
-    Records the compiled reader declines come here: load_json, not msgspec, so that what is
-    accepted or refused (nesting depth, integers of thousands of digits, ...) is as before.
-    """
-    return load_json(memoryview(raw).tobytes())
 
 
 def raw_digests(raws: list[msgspec.Raw], seed: bytes) -> list[str]:

@@ -2,43 +2,35 @@
 
 The batch is replayed in memory in array order over the stored memberships of the lists it
 names (one chunked read), so counts are those of applying the records one by one; then only the
-difference is written: the new members in one bulk insert, the removed ones in one bulk delete.
-Adding 50,000 ids to a list is therefore one insert of 50,000 rows, not 50,000 statements. On
-PostgreSQL the ids travel as array parameters (`unnest`, `= ANY`), which is many times faster
-than 50,000 bound rows; SQLite's executemany is a loop in C and fast as it is.
+difference is written: the new members in one bulk insert, the removed ones in one bulk delete
+(store/dialect.py). Adding 50,000 ids to a list is therefore one insert of 50,000 rows, not
+50,000 statements.
 """
 
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    String,
-    any_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    literal,
-    select,
-    tuple_,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+import msgspec
+from sqlalchemy import Connection, select
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.lists import ListMode, list_mode
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import chunks, insert_rows, select_in, update_rows
+from pushapi.schema.warnings import named_ids
 from pushapi.store.counts import Counts
+from pushapi.store.dialect import (
+    delete_in,
+    delete_pairs,
+    insert_rows,
+    insert_values,
+    select_in,
+    update_rows,
+)
+from pushapi.store.paging import keyset_page
 from pushapi.store.records import PushBatch
 from pushapi.store.tables import contacts, list_members, lists
 from pushapi.tenants import Tenant
-
-# Ids named in one warning; the warning gives the total, the push log caps warnings anyway.
-NAMED_IDS = 10
 
 
 @dataclass(slots=True)
@@ -62,8 +54,7 @@ def apply_list_push(
     stored = _stored_lists(conn, tenant_id, {record["ListId"] for record in records})
     final = {list_id: state.copy() for list_id, state in stored.items()}
     counts = Counts()
-    for index, record in enumerate(records):
-        _warn_duplicates(record, index, report)
+    for record in records:
         created = record["ListId"] not in final
         if not _apply_record(record, final):
             counts.unchanged += 1
@@ -71,7 +62,7 @@ def apply_list_push(
             counts.created += 1
         else:
             counts.updated += 1
-    _warn_unknown_contacts(conn, tenant_id, records, report)
+    _warn_unknown_contacts(conn, tenant_id, batch.indexes, records, report)
     _write_lists(conn, tenant_id, stored, final, now)
     _write_members(conn, tenant_id, stored, final)
     return counts
@@ -125,36 +116,21 @@ def _apply_record(record: Record, final: dict[str, ListState]) -> bool:
     return changed
 
 
-def _named(ids: Iterable[str]) -> str:
-    ordered = sorted(ids)
-    shown = ", ".join(repr(i) for i in ordered[:NAMED_IDS])
-    more = len(ordered) - NAMED_IDS
-    return f"{shown} and {more} more" if more > 0 else shown
-
-
-def _warn_duplicates(record: Record, index: int, report: Report) -> None:
-    """SPEC 4.2: duplicate ids collapse; SPEC 3.1: duplicates are a data-quality warning."""
-    ids = record["ContactIds"] or []
-    if len(set(ids)) == len(ids):
-        return
-    repeated = {contact_id: n for contact_id, n in Counter(ids).items() if n > 1}
-    extra = sum(repeated.values()) - len(repeated)
-    report.warn(index, "ContactIds", f"{extra} duplicate ids counted once: {_named(repeated)}")
-
-
 def _warn_unknown_contacts(
-    conn: Connection, tenant_id: int, records: list[Record], report: Report
+    conn: Connection, tenant_id: int, indexes: list[int], records: list[Record], report: Report
 ) -> None:
     """SPEC 4.2: ids of contacts not known yet are kept as members and named in a warning."""
     adding = [
         (index, record)
-        for index, record in enumerate(records)
+        for index, record in zip(indexes, records, strict=True)
         if record["ContactIds"] and list_mode(record) is not ListMode.REMOVE
     ]
     wanted = {contact_id for _, record in adding for contact_id in record["ContactIds"]}
     if not wanted:
         return
-    known = _live_contacts(conn, tenant_id, wanted)
+    c = contacts.c
+    query = select(c.contact_id).where(c.tenant_id == tenant_id, c.is_deleted.is_(False))
+    known = {row.contact_id for row in select_in(conn, query, c.contact_id, wanted)}
     for index, record in adding:
         unknown = set(record["ContactIds"]) - known
         if unknown:
@@ -162,7 +138,7 @@ def _warn_unknown_contacts(
             report.warn(
                 index,
                 "ContactIds",
-                f"{len(unknown)} {noun} not known yet; kept as members: {_named(unknown)}",
+                f"{len(unknown)} {noun} not known yet; kept as members: {named_ids(unknown)}",
             )
 
 
@@ -221,101 +197,58 @@ def _write_members(
             cleared.append(list_id)
         else:
             removed.extend((list_id, contact_id) for contact_id in before - state.members)
-    for chunk in chunks(sorted(cleared)):
-        conn.execute(
-            delete(list_members).where(
-                list_members.c.tenant_id == tenant_id, list_members.c.list_id.in_(chunk)
-            )
-        )
-    if removed:
-        _delete_members(conn, tenant_id, removed)
-    if added:
-        _insert_members(conn, tenant_id, added)
-
-
-def _id_array(name: str, values: list[str]) -> Any:
-    return bindparam(name, values, type_=ARRAY(String))
-
-
-def _live_contacts(conn: Connection, tenant_id: int, ids: set[str]) -> set[str]:
-    """Which of `ids` are stored contacts of the tenant that are not deleted."""
-    c = contacts.c
-    query = select(c.contact_id).where(c.tenant_id == tenant_id, c.is_deleted.is_(False))
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(query.where(c.contact_id == any_(_id_array("ids", sorted(ids)))))
-        return set(rows.scalars())
-    return {row.contact_id for row in select_in(conn, query, c.contact_id, ids)}
-
-
-def _insert_members(conn: Connection, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
-    """Insert (list_id, contact_id) member rows with one statement."""
-    m = list_members.c
-    if conn.dialect.name == "postgresql":
-        rows = select(
-            literal(tenant_id),
-            func.unnest(_id_array("list_ids", [list_id for list_id, _ in pairs])),
-            func.unnest(_id_array("contact_ids", [contact_id for _, contact_id in pairs])),
-        )
-        conn.execute(insert(list_members).from_select([m.tenant_id, m.list_id, m.contact_id], rows))
-        return
-    conn.execute(
-        insert(list_members),
-        [{"tenant_id": tenant_id, "list_id": lid, "contact_id": cid} for lid, cid in pairs],
+    delete_in(conn, list_members, tenant_id, "list_id", cleared)
+    delete_pairs(conn, list_members, tenant_id, ("list_id", "contact_id"), removed)
+    insert_values(
+        conn,
+        list_members,
+        ("tenant_id", "list_id", "contact_id"),
+        [(tenant_id, list_id, contact_id) for list_id, contact_id in added],
     )
 
 
-def _delete_members(conn: Connection, tenant_id: int, pairs: list[tuple[str, str]]) -> None:
-    """Delete (list_id, contact_id) member rows with one statement."""
-    m = list_members.c
-    if conn.dialect.name == "postgresql":
-        doomed = select(
-            func.unnest(_id_array("list_ids", [list_id for list_id, _ in pairs])),
-            func.unnest(_id_array("contact_ids", [contact_id for _, contact_id in pairs])),
-        )
-        conn.execute(
-            delete(list_members).where(
-                m.tenant_id == tenant_id, tuple_(m.list_id, m.contact_id).in_(doomed)
-            )
-        )
-        return
-    conn.execute(
-        delete(list_members).where(
-            m.tenant_id == tenant_id,
-            m.list_id == bindparam("b_list"),
-            m.contact_id == bindparam("b_contact"),
-        ),
-        [{"b_list": lid, "b_contact": cid} for lid, cid in pairs],
-    )
+class ListSummary(msgspec.Struct, rename="pascal"):
+    """A list as read back (SPEC 5), without its members."""
+
+    list_id: str
+    list_name: str
+    list_type: str | None
+    member_count: int
+    created_at: str
+    updated_at: str
 
 
-def _list_json(row: Any) -> dict[str, Any]:
+class ListWithMembers(ListSummary):
+    """A list with a page of its ContactIds, in ContactId order."""
+
+    contact_ids: list[str]
+    next_cursor: str | None = msgspec.field(name="nextCursor")
+
+
+def _list_fields(row: Any) -> dict[str, Any]:
     return {
-        "ListId": row.list_id,
-        "ListName": row.list_name,
-        "ListType": row.list_type,
-        "MemberCount": row.member_count,
-        "CreatedAt": format_datetime(row.created_at),
-        "UpdatedAt": format_datetime(row.updated_at),
+        "list_id": row.list_id,
+        "list_name": row.list_name,
+        "list_type": row.list_type,
+        "member_count": row.member_count,
+        "created_at": format_datetime(row.created_at),
+        "updated_at": format_datetime(row.updated_at),
     }
 
 
 def list_lists(
     conn: Connection, tenant_id: int, limit: int, after: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[ListSummary], str | None]:
     """A page of lists (without members) in ListId order, and where the next page starts."""
     query = select(lists).where(lists.c.tenant_id == tenant_id)
-    if after is not None:
-        query = query.where(lists.c.list_id > after)
-    rows = conn.execute(query.order_by(lists.c.list_id).limit(limit + 1)).all()
-    page = rows[:limit]
-    next_after = page[-1].list_id if len(rows) > limit else None
-    return [_list_json(row) for row in page], next_after
+    rows, next_after = keyset_page(conn, query, lists.c.list_id, limit, after)
+    return [ListSummary(**_list_fields(row)) for row in rows], next_after
 
 
 def get_list(
     conn: Connection, tenant_id: int, list_id: str, limit: int, after: str | None
-) -> tuple[dict[str, Any], str | None] | None:
-    """A list with a page of its ContactIds (in ContactId order), and where the next page starts."""
+) -> tuple[ListSummary, list[str], str | None] | None:
+    """A list, a page of its ContactIds (in ContactId order), and where the next page starts."""
     row = conn.execute(
         select(lists).where(lists.c.tenant_id == tenant_id, lists.c.list_id == list_id)
     ).first()
@@ -323,9 +256,6 @@ def get_list(
         return None
     m = list_members.c
     query = select(m.contact_id).where(m.tenant_id == tenant_id, m.list_id == list_id)
-    if after is not None:
-        query = query.where(m.contact_id > after)
-    ids = list(conn.execute(query.order_by(m.contact_id).limit(limit + 1)).scalars())
-    members = ids[:limit]
-    next_after = members[-1] if len(ids) > limit else None
-    return {**_list_json(row), "ContactIds": members}, next_after
+    members, next_after = keyset_page(conn, query, m.contact_id, limit, after)
+    summary = ListSummary(**_list_fields(row))
+    return summary, [member.contact_id for member in members], next_after

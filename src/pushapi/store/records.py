@@ -17,8 +17,9 @@ from sqlalchemy import Column, Connection, Row, Table, select
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.values import format_datetime
-from pushapi.store.batch import fetch_in, insert_rows, update_rows
 from pushapi.store.counts import Counts
+from pushapi.store.dialect import insert_rows, rows_by_key, update_rows
+from pushapi.store.paging import keyset_page
 
 
 @dataclass(frozen=True)
@@ -75,15 +76,15 @@ class Recognition:
     version: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class PushBatch:
-    """The records of one valid push, in array order, as the endpoint's apply takes them."""
+    """The valid records of one push, in array order, as the endpoint's apply takes them."""
 
     records: list[Record | Recognised]
-    # The digest of each record's exact bytes, for the endpoints that keep them; else None.
+    indexes: list[int]  # the index of each record in the pushed array
+    # The digest of the exact bytes of each record of the pushed array, for the endpoints that
+    # recognise records (contacts); else None.
     raw_digests: list[str] | None = None
-    # The version of the stored records when the Recognised ones were found (contacts_version).
-    recognised_at: int | None = None
 
     def read_records(self) -> list[Record]:
         """The records, for an endpoint that recognises none (every one was read)."""
@@ -107,16 +108,17 @@ def stored_states(
     conn: Connection, kind: RecordTable, tenant_id: int, keys: list[str]
 ) -> dict[str, RecordState]:
     """The stored state of each of `keys` that exists (one lookup through the driver)."""
-    table, id_column = kind.table.name, kind.id_column_name
-    raw_hash = "raw_hash" if "raw_hash" in kind.table.c else "NULL"
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    sql = (
-        f"SELECT {id_column}, is_deleted, content_hash, {raw_hash} FROM {table}"
-        f" WHERE {table}.tenant_id = {mark} AND {id_column} {{in}}"
+    raw_hash = "raw_hash" in kind.table.c
+    columns = (
+        kind.id_column_name,
+        "is_deleted",
+        "content_hash",
+        *(("raw_hash",) if raw_hash else ()),
     )
+    rows = rows_by_key(conn, kind.table, columns, tenant_id, kind.id_column_name, keys)
     return {
-        key: RecordState(True, bool(deleted), digest, None, raw_digest)
-        for key, deleted, digest, raw_digest in fetch_in(conn, sql, (tenant_id,), keys)
+        row[0]: RecordState(True, bool(row[1]), row[2], None, row[3] if raw_hash else None)
+        for row in rows
     }
 
 
@@ -275,14 +277,9 @@ def list_record_rows(
     """A page of rows in id order (keyset pagination), and the id the next page starts after."""
     table = kind.table
     query = select(table).where(table.c.tenant_id == tenant_id)
-    if after is not None:
-        query = query.where(kind.id_column > after)
     if modified_since is not None:
         # SPEC 5: an unchanged re-push does not move updated_at, so it is not a modification.
         query = query.where(table.c.updated_at >= modified_since)
     if not include_deleted:
         query = query.where(table.c.is_deleted.is_(False))
-    rows = conn.execute(query.order_by(kind.id_column).limit(limit + 1)).all()
-    page = rows[:limit]
-    next_after = getattr(page[-1], kind.id_column_name) if len(rows) > limit else None
-    return page, next_after
+    return keyset_page(conn, query, kind.id_column, limit, after)

@@ -21,10 +21,21 @@ from typing import Any
 
 import httpx
 
-from pushapi.errors import Issue
-from pushapi.store.documents import load_json
+from pushapi.client.wire import load_json
 
 MAX_RETRY_AFTER = 300.0  # seconds: a longer Retry-After is shortened to this
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem the server found in a pushed record: its index, field path, and message."""
+
+    index: int
+    path: str
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "path": self.path, "message": self.message}
 
 
 class PushApiError(Exception):

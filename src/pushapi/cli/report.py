@@ -16,10 +16,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pushapi.client import BatchOutcome, PushSummary
-from pushapi.errors import Issue
-from pushapi.files import RecordFile
-from pushapi.outcomes import ErrorResponse, NotFound, PushApiError, Unauthorized
+from pushapi.cli.files import RecordFile
+from pushapi.client import (
+    BatchOutcome,
+    ErrorResponse,
+    Issue,
+    NotFound,
+    PushApiError,
+    PushSummary,
+    Unauthorized,
+)
 
 SHOWN_ISSUES = 50  # per kind in the text summary; --json lists them all
 SHOWN_RANGES = 10
@@ -104,16 +110,17 @@ class PushReport:
 
     def check_locally(self) -> None:
         """Validate every record with the server's own field tables and parser; send nothing."""
-        from pushapi.routes.push import PUSH_ENDPOINTS  # the server's registry: one source
+        from pushapi.push.endpoints import ENDPOINTS_BY_NAME  # the server's registry: one source
         from pushapi.schema.fields import Report, parse_object
 
-        found = [e.schema for e in PUSH_ENDPOINTS if e.name == self.endpoint]
-        if not found:
+        endpoint = ENDPOINTS_BY_NAME.get(self.endpoint)
+        if endpoint is None:
             raise NoLocalSchema(f"--dry-run: this version cannot check /v2/{self.endpoint} records")
         report = Report()
         for index, record in enumerate(self.records):
-            parse_object(found[0], record, index, "", report)
-        self.warnings, self.errors = report.warnings, report.errors
+            parse_object(endpoint.schema, record, index, "", report)
+        self.warnings = [Issue(w.index, w.path, w.message) for w in report.warnings]
+        self.errors = [Issue(e.index, e.path, e.message) for e in report.errors]
 
     def finish(self) -> None:
         self.seconds = time.perf_counter() - self.started

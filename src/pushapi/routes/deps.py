@@ -1,5 +1,6 @@
-"""Query parameters shared by every listing: `limit`, opaque `cursor`, DateTimes, and the
-`{"items": [...], "nextCursor": ...}` shape of SPEC 5."""
+"""What the read routes share: the caller and a connection as dependencies, the query
+parameters of listings (`limit`, opaque `cursor`, `modifiedSince`, `includeDeleted`), ids in
+paths, and the `{"items": [...], "nextCursor": ...}` shape of SPEC 5."""
 
 import base64
 import binascii
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
+import msgspec
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy import Connection
 from starlette.convertors import Convertor, register_url_convertor
@@ -21,6 +22,12 @@ MAX_LIMIT = 1000
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="nextCursor of the previous page")]
+IncludeDeleted = Annotated[
+    str | None, Query(alias="includeDeleted", description="true: soft-deleted records too")
+]
+ModifiedSince = Annotated[
+    str | None, Query(alias="modifiedSince", description="Only records changed since (DateTime)")
+]
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -30,7 +37,7 @@ def json_response(body: Any, status: int = 200) -> Response:
 def encode_cursor(position: str | None) -> str | None:
     if position is None:
         return None
-    return base64.urlsafe_b64encode(orjson.dumps([position])).decode().rstrip("=")
+    return base64.urlsafe_b64encode(msgspec.json.encode([position])).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None) -> str | None:
@@ -38,8 +45,8 @@ def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None or cursor == "":
         return None
     try:
-        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
+        decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, msgspec.DecodeError):
         decoded = None
     if not (isinstance(decoded, list) and len(decoded) == 1 and isinstance(decoded[0], str)):
         raise InvalidParameter("cursor: not a cursor returned by this API")

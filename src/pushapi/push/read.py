@@ -1,0 +1,157 @@
+"""Reading a push body (SPEC 3, 3.1): the body split into records, each record read against its
+field table, and every error and warning found, by record index and field path. No database.
+
+The usual record is read by the compiled reader (schema/compiled.py); whatever it declines, and
+any body msgspec does not take, is read by the general path (`load_json`, `parse_object`), which
+decides and explains. Fast paths accelerate; they never judge.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from msgspec import Raw
+
+from pushapi.errors import InvalidBody, PayloadTooLarge
+from pushapi.schema.compiled import CompiledReader
+from pushapi.schema.fields import ObjectSchema, Record, Report, parse_object
+from pushapi.store.documents import load_json
+from pushapi.store.records import Recognised
+
+# The data-quality rules of one valid record: (record, index, platform, report).
+RecordWarnings = Callable[[Record, int, str, Report], None]
+
+OPEN_BRACE = ord("{")
+# Splits a body into its records without building them; every byte is still checked as JSON.
+_RECORD_SPLITTER = msgspec.json.Decoder(list[Raw])
+# What the fast decoders raise on input they do not take; load_json then decides and explains.
+_NOT_TAKEN = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
+
+
+@dataclass(slots=True)
+class SplitBody:
+    """A body known to be a JSON array of at most the allowed number of objects."""
+
+    body: bytes
+    raws: list[Raw] | None  # each record's exact bytes, when msgspec split the body
+    loaded: list[Any] | None  # else each record as load_json read it
+
+    def __len__(self) -> int:
+        records = self.raws if self.raws is not None else self.loaded
+        assert records is not None
+        return len(records)
+
+
+def _load_body(body: bytes, max_records: int) -> list[Any]:
+    """The body as a JSON array of objects (SPEC 3: otherwise 400, or 413 when too many)."""
+    try:
+        data = load_json(body)
+    except RecursionError:
+        raise InvalidBody("body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise InvalidBody("body is not valid UTF-8 text") from None
+    except ValueError as problem:
+        raise InvalidBody(f"body is not valid JSON: {problem}") from None
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent past what Decimal holds
+        raise InvalidBody("body is not valid JSON: a number is too large to read") from None
+    if not isinstance(data, list):
+        raise InvalidBody("body must be a JSON array of records")
+    _check_records(data, max_records, lambda record: isinstance(record, dict))
+    return data
+
+
+def _check_records(records: list[Any], max_records: int, is_object: Callable[[Any], bool]) -> None:
+    if len(records) > max_records:
+        raise PayloadTooLarge(
+            f"{len(records)} records exceed the limit of {max_records} records per push"
+        )
+    for index, record in enumerate(records):
+        if not is_object(record):
+            raise InvalidBody(f"body must be a JSON array of objects; record {index} is not one")
+
+
+def split_body(body: bytes, max_records: int) -> SplitBody:
+    """The records of a body; InvalidBody or PayloadTooLarge for a body that is not a JSON
+    array of at most `max_records` objects."""
+    try:
+        raws = _RECORD_SPLITTER.decode(body)
+    except _NOT_TAKEN:
+        # Not an array as msgspec takes it (a lone surrogate escape, say): load_json decides.
+        return SplitBody(body, None, _load_body(body, max_records))
+    try:
+        _check_records(raws, max_records, lambda raw: memoryview(raw)[0] == OPEN_BRACE)
+    except (PayloadTooLarge, InvalidBody):
+        # msgspec splits bodies load_json refuses (an integer of 5,000 digits): load_json decides
+        # which answer the body gets.
+        _load_body(body, max_records)
+        raise
+    return SplitBody(body, raws, None)
+
+
+def read_records(
+    schema: ObjectSchema,
+    reader: CompiledReader,
+    split: SplitBody,
+    known: Mapping[int, Recognised],
+    report: Report,
+) -> list[Record | Recognised | None]:
+    """Each record of the body, read against `schema`, with its errors and warnings in `report`;
+    a record in `known` (recognised as stored byte for byte) is not read at all."""
+    if split.raws is None:
+        assert split.loaded is not None
+        return [
+            parse_object(schema, record, i, "", report) for i, record in enumerate(split.loaded)
+        ]
+    # An escaped NUL must be refused with its field's name: parse_object reads such a body.
+    compiled = None if b"\\u0000" in split.body else reader
+    items: list[Record | Recognised | None] = []
+    try:
+        for index, raw in enumerate(split.raws):
+            item: Record | Recognised | None = known.get(index)
+            if item is None and compiled is not None:
+                item = compiled.read(raw)
+            if item is None:
+                item = parse_object(schema, decode_record(raw), index, "", report)
+            items.append(item)
+    except (ValueError, RecursionError, ArithmeticError):
+        _load_body(split.body, len(split.raws))  # raises the exact InvalidBody
+        raise
+    return items
+
+
+def read_again(
+    schema: ObjectSchema, reader: CompiledReader, raw: Raw, index: int, report: Report
+) -> Record:
+    """A record recognised before, read in full after all (its bytes are a valid record)."""
+    if b"\\u0000" not in memoryview(raw).tobytes():
+        record = reader.read(raw)
+        if record is not None:
+            return record
+    parsed = parse_object(schema, decode_record(raw), index, "", report)
+    assert parsed is not None  # a JSON object: it was split as one
+    return parsed
+
+
+def decode_record(raw: Raw) -> Any:
+    """One record of a split body as load_json reads it (ValueError when it is not JSON).
+
+    Records the compiled reader declines come here: load_json, not msgspec, so that what is
+    accepted or refused (nesting depth, integers of thousands of digits, ...) is the general
+    path's.
+    """
+    return load_json(memoryview(raw).tobytes())
+
+
+def warn_records(
+    items: list[Record | Recognised | None],
+    warnings: RecordWarnings,
+    platform: str,
+    report: Report,
+) -> None:
+    """Add the data-quality warnings of every record read without an error (a recognised record
+    has none: its bytes were stored without a warning)."""
+    failed = {issue.index for issue in report.errors}
+    for index, item in enumerate(items):
+        if item is not None and not isinstance(item, Recognised) and index not in failed:
+            warnings(item, index, platform, report)

@@ -1,0 +1,118 @@
+"""The OpenAPI description of the API: object schemas from the field tables, response schemas
+from the structures the answers are encoded from, the error shape, and the answers of each
+route."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from pushapi.errors import ERROR_SCHEMA
+from pushapi.schema.fields import ObjectSchema
+from pushapi.schema.openapi import READ_SUFFIX, object_components
+
+META_SCHEMA = {
+    "type": "object",
+    "description": "The stored state of a record",
+    "properties": {
+        "CreatedAt": {"type": "string", "format": "date-time"},
+        "UpdatedAt": {"type": "string", "format": "date-time"},
+        "IsDeleted": {"type": "boolean"},
+    },
+    "required": ["CreatedAt", "UpdatedAt", "IsDeleted"],
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json(_ref("Error"), description)
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid body, or invalid records (validation_failed, with every error)"),
+    401: _error("ApiKey header missing, unknown or revoked"),
+    404: _error("Not found (records of other tenants are never visible)"),
+    421: _error("The tenant is hosted in another region"),
+    500: _error("Unexpected failure; nothing was changed"),
+    503: _error("Every database connection is busy; retry after Retry-After seconds"),
+}
+
+
+def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
+    """The route options that describe a push endpoint's body and answers."""
+    body = {"type": "array", "items": _ref(schema.name)}
+    return {
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": body}, "text/json": {"schema": body}},
+            }
+        },
+        "responses": {
+            200: _json(_ref("PushResult"), "Applied and committed"),
+            **ERROR_RESPONSES,
+            403: _error("Endpoint not available on the tenant's platform"),
+            405: _error("Only POST is allowed"),
+            413: _error("Body or record count over the limit"),
+            415: _error("Content-Type is not application/json or text/json"),
+            429: _error("Too many requests; see Retry-After"),
+        },
+    }
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": item},
+            "nextCursor": {
+                "type": "string",
+                "nullable": True,
+                "description": "Pass as `cursor` for the next page; null on the last page",
+            },
+        },
+        "required": ["items", "nextCursor"],
+    }
+
+
+def read_one(component: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a GET of one record, described by `component`."""
+    return {200: _json(_ref(component), description), **ERROR_RESPONSES}
+
+
+def read_page(component: str, description: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a listing of `component` items (SPEC 5: items and nextCursor)."""
+    return {200: _json(_page(_ref(component)), description), **ERROR_RESPONSES}
+
+
+def with_meta(name: str) -> dict[str, Any]:
+    """A record as read back (the `Record` form of its object) with its Meta."""
+    return {
+        "allOf": [
+            _ref(name + READ_SUFFIX),
+            {"type": "object", "properties": {"Meta": _ref("Meta")}, "required": ["Meta"]},
+        ]
+    }
+
+
+def components(
+    roots: list[ObjectSchema], read_forms: dict[str, dict[str, Any]], structs: Sequence[type]
+) -> dict[str, Any]:
+    """Every schema the document refers to: objects, read forms, answers and the error."""
+    _, from_structs = msgspec.json.schema_components(
+        structs, ref_template="#/components/schemas/{name}"
+    )
+    return {
+        **object_components(roots),
+        **read_forms,
+        **from_structs,
+        "Meta": META_SCHEMA,
+        "Error": ERROR_SCHEMA,
+    }

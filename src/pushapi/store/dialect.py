@@ -1,0 +1,249 @@
+"""Bulk statements of the apply-a-push code, and every difference between SQLite and PostgreSQL
+they need, in one place: key lookups, IN lists, inserts, updates and deletes of a whole batch.
+
+The hot statements go through the driver with plain tuples: SQLAlchemy's statement building and
+result rows cost as much as the database's own work for a push of 1,000 contacts
+(docs/benchmark.md, "How the push path is built").
+"""
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import Column, Connection, Select, Table, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+
+T = TypeVar("T")
+
+# Well under SQLite's limit of 32,766 bound parameters and PostgreSQL's 65,535.
+IN_CHUNK = 5000
+
+
+def is_postgresql(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _mark(conn: Connection) -> str:
+    """The driver's placeholder: psycopg's %s or sqlite3's ?."""
+    return "%s" if is_postgresql(conn) else "?"
+
+
+def _quoted(conn: Connection, table: Table, names: Iterable[str]) -> tuple[str, list[str]]:
+    quote = conn.dialect.identifier_preparer.quote
+    return quote(table.name), [quote(name) for name in names]
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def select_in(
+    conn: Connection, query: Select[Any], column: Column[Any], values: Iterable[Any]
+) -> list[Any]:
+    """Run `query` restricted to `column IN values`, a chunk of values at a time."""
+    ordered = sorted(set(values))
+    if not ordered:
+        return []  # no round trip to the database for nothing
+    if is_postgresql(conn):
+        # One array parameter, `= ANY(...)`: no statement of thousands of parameters to build,
+        # send and plan.
+        wanted = bindparam("select_in_values", type_=ARRAY(column.type))
+        statement = query.where(column == any_(wanted))
+        return list(conn.execute(statement, {"select_in_values": ordered}).all())
+    rows: list[Any] = []
+    for chunk in chunks(ordered):
+        rows.extend(conn.execute(query.where(column.in_(chunk))).all())
+    return rows
+
+
+def rows_by_key(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    tenant_id: int,
+    key_column: str,
+    keys: Iterable[str],
+    *,
+    live_only: bool = False,
+) -> list[tuple[Any, ...]]:
+    """The `columns` of a tenant's rows whose `key_column` is one of `keys` (at most one row per
+    key), as plain tuples; `live_only` leaves soft-deleted rows out.
+
+    On PostgreSQL each key is looked up by itself (`unnest` and a LATERAL subquery with LIMIT 1),
+    which keeps the plan an index lookup per key even before the table has statistics (with
+    `= ANY(array)` a push right after a bulk load read the whole tenant). On SQLite: `IN (...)`,
+    a chunk at a time.
+    """
+    ordered = sorted(set(keys))
+    if not ordered:
+        return []
+    name, quoted = _quoted(conn, table, (*columns, key_column))
+    *selected, key = quoted
+    mark = _mark(conn)
+    where = f"{name}.tenant_id = {mark}" + (" AND NOT is_deleted" if live_only else "")
+    select_sql = f"SELECT {', '.join(selected)} FROM {name} WHERE {where} AND {key}"
+    if is_postgresql(conn):
+        statement = (
+            "SELECT found.* FROM unnest(%s::varchar[]) AS wanted(key)"
+            f" CROSS JOIN LATERAL ({select_sql} = wanted.key LIMIT 1) AS found"
+        )
+        return list(conn.exec_driver_sql(statement, (ordered, tenant_id)).cursor.fetchall())
+    rows: list[tuple[Any, ...]] = []
+    for chunk in chunks(ordered):
+        statement = f"{select_sql} IN ({', '.join('?' for _ in chunk)})"
+        rows.extend(conn.exec_driver_sql(statement, (tenant_id, *chunk)).cursor.fetchall())
+    return rows
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT rows (dicts with the same keys) with one driver call: COPY on PostgreSQL,
+    executemany on SQLite. Values go through their column types' bind processing, as with
+    `conn.execute(insert(table), rows)`, at about half its cost."""
+    if rows:
+        names = list(rows[0])
+        insert_values(conn, table, names, [tuple(row.values()) for row in rows])
+
+
+def insert_values(
+    conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """insert_rows for rows given as tuples of the `names` columns' values."""
+    if not rows:
+        return
+    if is_postgresql(conn):
+        with streamed_inserts(conn, table, names) as write:
+            for row in rows:
+                write(row)
+        return
+    name, quoted = _quoted(conn, table, names)
+    marks = ", ".join("?" for _ in names)
+    conn.exec_driver_sql(
+        f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
+        _processed(conn, table, names, rows),
+    )
+
+
+def streams_inserts(conn: Connection) -> bool:
+    """Whether streamed_inserts can be used on this connection (PostgreSQL's COPY)."""
+    return is_postgresql(conn)
+
+
+@contextmanager
+def streamed_inserts(
+    conn: Connection, table: Table, names: Sequence[str]
+) -> Iterator[Callable[[tuple[Any, ...]], None]]:
+    """A function that inserts one row of the `names` columns' values, all rows in one COPY
+    (PostgreSQL only). Rows are sent as they come, so the database stores each (on the other
+    CPU) while the caller prepares the next, instead of waiting for the whole batch."""
+    assert streams_inserts(conn)
+    name, quoted = _quoted(conn, table, names)
+    process = _processor(conn, table, names)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {name} ({', '.join(quoted)}) FROM STDIN") as copy:
+        write_row = copy.write_row
+        yield lambda row: write_row(process(row))
+
+
+def update_rows(
+    conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """UPDATE one row per dict (all with the same keys), found by its `keys` columns, to the
+    dict's other values, with one driver executemany (pipelined by psycopg on PostgreSQL)."""
+    if not rows:
+        return
+    names = list(rows[0])
+    values = _processed(conn, table, names, [tuple(row.values()) for row in rows])
+    changed = [name for name in names if name not in keys]
+    order = [names.index(name) for name in (*changed, *keys)]
+    name, quoted_changed = _quoted(conn, table, changed)
+    _, quoted_keys = _quoted(conn, table, keys)
+    mark = _mark(conn)
+    assignments = ", ".join(f"{column} = {mark}" for column in quoted_changed)
+    matches = " AND ".join(f"{name}.{column} = {mark}" for column in quoted_keys)
+    conn.exec_driver_sql(
+        f"UPDATE {name} SET {assignments} WHERE {matches}",
+        [tuple(row[position] for position in order) for row in values],
+    )
+
+
+def delete_in(
+    conn: Connection, table: Table, tenant_id: int, column: str, values: Iterable[str]
+) -> None:
+    """DELETE a tenant's rows whose `column` is one of the string `values`: `= ANY(array)` on
+    PostgreSQL, `IN (...)` a chunk at a time on SQLite."""
+    ordered = sorted(set(values))
+    if not ordered:
+        return
+    name, (quoted,) = _quoted(conn, table, (column,))
+    if is_postgresql(conn):
+        conn.exec_driver_sql(
+            f"DELETE FROM {name} WHERE {name}.tenant_id = %s AND {quoted} = ANY(%s::varchar[])",
+            (tenant_id, ordered),
+        )
+        return
+    for chunk in chunks(ordered):
+        marks = ", ".join("?" for _ in chunk)
+        conn.exec_driver_sql(
+            f"DELETE FROM {name} WHERE {name}.tenant_id = ? AND {quoted} IN ({marks})",
+            (tenant_id, *chunk),
+        )
+
+
+def delete_pairs(
+    conn: Connection,
+    table: Table,
+    tenant_id: int,
+    columns: tuple[str, str],
+    pairs: Sequence[tuple[str, str]],
+) -> None:
+    """DELETE a tenant's rows whose two string `columns` hold one of `pairs`: one statement with
+    two array parameters on PostgreSQL, an executemany on SQLite."""
+    if not pairs:
+        return
+    name, (first, second) = _quoted(conn, table, columns)
+    if is_postgresql(conn):
+        conn.exec_driver_sql(
+            f"DELETE FROM {name} WHERE {name}.tenant_id = %s AND ({first}, {second}) IN"
+            " (SELECT * FROM unnest(%s::varchar[], %s::varchar[]))",
+            (tenant_id, [a for a, _ in pairs], [b for _, b in pairs]),
+        )
+        return
+    conn.exec_driver_sql(
+        f"DELETE FROM {name} WHERE {name}.tenant_id = ? AND {first} = ? AND {second} = ?",
+        [(tenant_id, a, b) for a, b in pairs],
+    )
+
+
+def _processed(
+    conn: Connection, table: Table, names: Sequence[str], values: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The rows' values as driver parameters (see _processor)."""
+    process = _processor(conn, table, names)
+    return [process(row) for row in values]
+
+
+def _processor(
+    conn: Connection, table: Table, names: Sequence[str]
+) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function giving a row's values as driver parameters: through their column types' bind
+    processing, done once per distinct value (most processed values are one: the push's time)."""
+    processors = {
+        position: processor
+        for position, name in enumerate(names)
+        if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
+    }
+    if not processors:
+        return lambda row: row
+    done: dict[Any, Any] = {}
+
+    def process(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        processed = list(row)
+        for position, processor in processors.items():
+            key = (position, row[position])
+            if key not in done:
+                done[key] = processor(row[position])
+            processed[position] = done[key]
+        return tuple(processed)
+
+    return process

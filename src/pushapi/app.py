@@ -25,7 +25,7 @@ from pushapi.push.apply import BUSY_MESSAGE, PushResult
 from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.ratelimit import RateLimiter
 from pushapi.request_ids import new_request_id
-from pushapi.routes import catalog, contacts, groups, lists, ops, push, pushes
+from pushapi.routes import groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
 from pushapi.store.engine import build_engine
 from pushapi.store.groups import Group, GroupWithMembers
@@ -197,8 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     _install_error_handlers(app)
     app.include_router(push.build_router())
+    app.include_router(records.build_router())
     app.mount(ops.DOCS_ASSETS_URL, ops.DOCS_ASSETS, name="docs-assets")
-    for module in (contacts, groups, lists, catalog, pushes, ops):
+    for module in (groups, lists, pushes, ops):
         app.include_router(module.router)
     _install_openapi(app)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
@@ -212,12 +213,11 @@ def create_app_from_environment() -> FastAPI:
     """The factory `pushapi serve` hands to uvicorn; each worker process calls it once."""
     app = create_app(Settings())
     # Everything alive now (modules, the app, the engine) lives as long as the process: the
-    # cyclic garbage collector need not walk it again. A push allocates tens of thousands of
-    # objects, and full collections walking the whole heap took a fifth of a push's CPU time.
+    # cyclic garbage collector need not walk it again during every push.
     gc.collect()
     gc.freeze()
-    # A push of 1,000 contacts builds about 100,000 objects that live until its end, freed by
-    # reference counting; with the default threshold of 700 allocations the collector walked
-    # them over and over (tried in-process: reading and preparing took 5-10% longer).
+    # The objects of a push live until its end and are freed by reference counting: collecting
+    # the youngest generation every 700 allocations walked them over and over
+    # (docs/benchmark.md, "Measured choices").
     gc.set_threshold(GC_THRESHOLD, 20, 20)
     return app

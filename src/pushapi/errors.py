@@ -78,48 +78,39 @@ class ApiError(Exception):
 
 
 class Unauthorized(ApiError):
-    status = 401
-    code = "unauthorized"
+    status, code = 401, "unauthorized"
 
 
 class NotSupportedForPlatform(ApiError):
-    status = 403
-    code = "not_supported_for_platform"
+    status, code = 403, "not_supported_for_platform"
 
 
 class NotFound(ApiError):
-    status = 404
-    code = "not_found"
+    status, code = 404, "not_found"
 
 
 class UnsupportedMediaType(ApiError):
-    status = 415
-    code = "unsupported_media_type"
+    status, code = 415, "unsupported_media_type"
 
 
 class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
+    status, code = 413, "payload_too_large"
 
 
 class InvalidBody(ApiError):
-    status = 400
-    code = "invalid_body"
+    status, code = 400, "invalid_body"
 
 
 class InvalidParameter(ApiError):
-    status = 400
-    code = "invalid_parameter"
+    status, code = 400, "invalid_parameter"
 
 
 class MisdirectedRegion(ApiError):
-    status = 421
-    code = "wrong_region"
+    status, code = 421, "wrong_region"
 
 
 class RateLimited(ApiError):
-    status = 429
-    code = "rate_limited"
+    status, code = 429, "rate_limited"
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

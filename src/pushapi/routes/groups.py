@@ -18,7 +18,7 @@ from pushapi.routes.deps import (
     page,
     parse_moment,
 )
-from pushapi.routes.openapi import read_one, read_page
+from pushapi.routes.openapi import one_answer, page_answer
 from pushapi.schema.values import format_datetime
 from pushapi.store.groups import get_group, list_groups
 
@@ -29,7 +29,7 @@ router = APIRouter(tags=["read"])
     "/v2/groups",
     summary="Groups in GroupId order, a page at a time",
     operation_id="list_groups",
-    responses=read_page("Group", "A page of groups"),
+    responses=page_answer("Group", "A page of groups"),
 )
 def read_groups(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
@@ -42,7 +42,7 @@ def read_groups(
     f"/v2/groups/{{group_id:{ID_PARAM}}}",
     summary="One group with its active members",
     operation_id="get_group",
-    responses=read_one("GroupWithMembers", "The group and its active memberships"),
+    responses=one_answer("GroupWithMembers", "The group and its active memberships"),
 )
 def read_group(
     group_id: str,

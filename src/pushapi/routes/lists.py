@@ -18,7 +18,7 @@ from pushapi.routes.deps import (
     json_response,
     page,
 )
-from pushapi.routes.openapi import read_one, read_page
+from pushapi.routes.openapi import one_answer, page_answer
 from pushapi.store.lists import ListWithMembers, get_list, list_lists
 
 # Member ids are short, so a list's ContactIds come in larger pages than the listings' items.
@@ -33,7 +33,7 @@ MemberLimit = Annotated[int, Query(ge=1, le=MAX_MEMBER_LIMIT, description="Conta
     "/v2/lists",
     summary="Lists in ListId order, a page at a time (without members)",
     operation_id="list_lists",
-    responses=read_page("ListSummary", "A page of lists"),
+    responses=page_answer("ListSummary", "A page of lists"),
 )
 def read_lists(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
@@ -46,7 +46,7 @@ def read_lists(
     f"/v2/lists/{{list_id:{ID_PARAM}}}",
     summary="One list with a page of its ContactIds",
     operation_id="get_list",
-    responses=read_one("ListWithMembers", "The list and a page of its ContactIds"),
+    responses=one_answer("ListWithMembers", "The list and a page of its ContactIds"),
 )
 def read_list(
     list_id: str,

@@ -82,12 +82,12 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_one(component: str, description: str) -> dict[int | str, dict[str, Any]]:
+def one_answer(component: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The answers of a GET of one record, described by `component`."""
     return {200: _json(_ref(component), description), **ERROR_RESPONSES}
 
 
-def read_page(component: str, description: str) -> dict[int | str, dict[str, Any]]:
+def page_answer(component: str, description: str) -> dict[int | str, dict[str, Any]]:
     """The answers of a listing of `component` items (SPEC 5: items and nextCursor)."""
     return {200: _json(_page(_ref(component)), description), **ERROR_RESPONSES}
 

@@ -13,7 +13,7 @@ from pushapi.routes.deps import (
     json_response,
     page,
 )
-from pushapi.routes.openapi import read_one, read_page
+from pushapi.routes.openapi import one_answer, page_answer
 from pushapi.store.pushlog import get_push_entry, list_push_entries
 
 router = APIRouter(tags=["push log"])
@@ -23,7 +23,7 @@ router = APIRouter(tags=["push log"])
     "/v2/pushes",
     summary="Push requests, newest first",
     operation_id="list_pushes",
-    responses=read_page("PushLogEntry", "A page of the push log"),
+    responses=page_answer("PushLogEntry", "A page of the push log"),
 )
 def read_pushes(
     caller: CallerDep, conn: ConnDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
@@ -38,7 +38,7 @@ def read_pushes(
     "/v2/pushes/{request_id}",
     summary="One push request",
     operation_id="get_push",
-    responses=read_one("PushLogEntry", "What happened to the push"),
+    responses=one_answer("PushLogEntry", "What happened to the push"),
 )
 def read_push(request_id: str, caller: CallerDep, conn: ConnDep) -> Response:
     entry = get_push_entry(conn, caller.tenant.tenant_id, request_id)

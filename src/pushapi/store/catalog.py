@@ -4,11 +4,12 @@ Both are applied by the one function `apply_document_push`, parameterised by a `
 (schema, table, id field), on the mechanism every whole record shares (store/records.py).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 
 from pushapi.schema.fields import ObjectSchema, Record, Report
 from pushapi.schema.meeting import MEETING
@@ -20,8 +21,6 @@ from pushapi.store.records import (
     PushedRecord,
     RecordState,
     RecordTable,
-    get_record_row,
-    list_record_rows,
     meta,
     replay,
     stored_states,
@@ -95,32 +94,14 @@ def _pushed(kind: DocumentKind, record: Record, index: int) -> PushedRecord:
     return PushedRecord(index, key, False, document.decode(), content_hash(document))
 
 
-def _document_json(row: Any) -> dict[str, Any]:
-    document = load_json(row.doc)
-    document["IsDeleted"] = row.is_deleted
-    document["Meta"] = meta(row)
-    return dict(document)
-
-
-def get_document(
-    kind: DocumentKind, conn: Connection, tenant_id: int, record_id: str, include_deleted: bool
-) -> dict[str, Any] | None:
-    """One record as pushed (normalised) plus `Meta`; None when unknown or hidden as deleted."""
-    row = get_record_row(conn, kind, tenant_id, record_id, include_deleted)
-    return None if row is None else _document_json(row)
-
-
-def list_documents(
-    kind: DocumentKind,
-    conn: Connection,
-    tenant_id: int,
-    limit: int,
-    after: str | None,
-    modified_since: datetime | None,
-    include_deleted: bool,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of records in id order, and the id the next page starts after."""
-    rows, next_after = list_record_rows(
-        conn, kind, tenant_id, limit, after, modified_since, include_deleted
-    )
-    return [_document_json(row) for row in rows], next_after
+def documents_json(
+    _conn: Connection, _tenant_id: int, rows: Sequence[Row[Any]]
+) -> list[dict[str, Any]]:
+    """Stored meeting or product rows as read back: the document, IsDeleted and Meta."""
+    found = []
+    for row in rows:
+        document = load_json(row.doc)
+        document["IsDeleted"] = row.is_deleted
+        document["Meta"] = meta(row)
+        found.append(document)
+    return found

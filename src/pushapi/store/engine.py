@@ -60,9 +60,8 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")
         # SQLite's default cache is 2 MiB: once a tenant's indexes outgrow it, every push reads
-        # their pages back from the operating system (100,000 contacts on SQLite, in-process: a
-        # changed re-push took 142 ms of CPU per 1,000 contacts with 2 MiB, 122 with 16 MiB,
-        # 120 with 64 MiB; a push uses two connections, whose caches count in its memory).
+        # their pages back from the operating system; a push uses two connections, whose caches
+        # count in its memory (docs/benchmark.md, "Measured choices").
         cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_mib) * 1024}")
         cursor.close()
 

@@ -7,7 +7,7 @@ order that counts each as if applied one by one, and bulk writes of what changed
 record is written at most once and an identical re-push writes nothing.
 """
 
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -252,29 +252,39 @@ def meta(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-def get_record_row(
-    conn: Connection, kind: RecordTable, tenant_id: int, key: str, include_deleted: bool
-) -> Row[Any] | None:
-    """The stored row of one record; None when unknown, or deleted and not asked for."""
+# Stored rows of one kind of record as the read API returns them (contacts, documents).
+RowsJson = Callable[[Connection, int, Sequence[Row[Any]]], list[dict[str, Any]]]
+
+
+def get_record(
+    conn: Connection,
+    kind: RecordTable,
+    tenant_id: int,
+    key: str,
+    include_deleted: bool,
+    as_json: RowsJson,
+) -> dict[str, Any] | None:
+    """One record as read back (SPEC 5); None when unknown, or deleted and not asked for."""
     table = kind.table
     row = conn.execute(
         select(table).where(table.c.tenant_id == tenant_id, kind.id_column == key)
     ).first()
     if row is None or (row.is_deleted and not include_deleted):
         return None
-    return row
+    return as_json(conn, tenant_id, [row])[0]
 
 
-def list_record_rows(
+def list_records(
     conn: Connection,
     kind: RecordTable,
     tenant_id: int,
-    limit: int,
-    after: str | None,
+    page: tuple[int, str | None],
     modified_since: datetime | None,
     include_deleted: bool,
-) -> tuple[Sequence[Row[Any]], str | None]:
-    """A page of rows in id order (keyset pagination), and the id the next page starts after."""
+    as_json: RowsJson,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page (limit, after) of records in id order as read back, and the id the next page
+    starts after (keyset pagination)."""
     table = kind.table
     query = select(table).where(table.c.tenant_id == tenant_id)
     if modified_since is not None:
@@ -282,4 +292,6 @@ def list_record_rows(
         query = query.where(table.c.updated_at >= modified_since)
     if not include_deleted:
         query = query.where(table.c.is_deleted.is_(False))
-    return keyset_page(conn, query, kind.id_column, limit, after)
+    limit, after = page
+    rows, next_after = keyset_page(conn, query, kind.id_column, limit, after)
+    return as_json(conn, tenant_id, rows), next_after

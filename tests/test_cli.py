@@ -285,6 +285,7 @@ def test_keys_list_shows_ids_and_last_use_but_never_the_secret(pushapi, database
         pushapi("keys", "create", code, "--json", "--database-url", database_url).out
     )
     assert api_status(client, created["api_key"]) == 200
+    client.app.state.writer.flush()  # a key's use is recorded off the request, a moment later
     plain = pushapi("keys", "list", code, "--database-url", database_url)
     listed = pushapi("keys", "list", code, "--json", "--database-url", database_url)
     assert plain.status == 0 and listed.status == 0

@@ -1,24 +1,32 @@
 """Operations (SPEC 6): /healthz, /metrics, /openapi.json, /docs and the structured logs."""
 
 import logging
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from conftest import _postgres_admin
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import insert, select
+from sqlalchemy import insert, make_url, select
 
 import pushapi.store.contacts
+import pushapi.store.health
+from pushapi.app import create_app
 from pushapi.config import Settings
 from pushapi.logs import ACCESS_LOGGER, JsonLineFormatter
 from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.schema.contact import CONTACT_DETAILS, CONTACT_INFO
 from pushapi.schema.fields import Need, walk
 from pushapi.store.engine import build_engine
+from pushapi.store.migrate import upgrade_database
 from pushapi.store.tables import contacts
 
 PUSH = "/v2/contactinfo"
@@ -67,7 +75,93 @@ def test_healthz_answers_503_json_when_database_is_unreachable(make_client, engi
     assert "directory" not in response.text and "pushapi_nowhere" not in response.text
 
 
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """Make files and directories immutable (chattr +i): not even root can write them."""
+    done = []
+    try:
+        for path in paths:
+            if path.exists():
+                subprocess.run(["chattr", "+i", str(path)], check=True, capture_output=True)
+                done.append(path)
+        yield
+    finally:
+        for path in reversed(done):
+            subprocess.run(["chattr", "-i", str(path)], check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("chattr") is None, reason="needs chattr (e2fsprogs)")
+def test_healthz_reports_a_sqlite_database_that_cannot_be_written(engine_name, tmp_path):
+    if engine_name != "sqlite":
+        pytest.skip("SQLite files")
+    url = f"sqlite:///{tmp_path / 'db' / 'pushapi.db'}"
+    (tmp_path / "db").mkdir()
+    engine = build_engine(Settings(database_url=url))
+    upgrade_database(engine)
+    engine.dispose()
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        assert client.get("/healthz").status_code == 200
+        files = [
+            tmp_path / "db" / name for name in ("pushapi.db", "pushapi.db-wal", "pushapi.db-shm")
+        ]
+        with immutable(*files, tmp_path / "db"):
+            response = client.get("/healthz")
+        assert response.status_code == 503, response.text
+        assert response.json() == {"status": "unavailable", "database": "read-only"}
+        assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_reports_a_disk_too_full_for_a_push(client, engine_name, monkeypatch):
+    if engine_name != "sqlite":
+        pytest.skip("the disk of a SQLite file")
+    real = shutil.disk_usage
+
+    def nearly_full(path: Any) -> Any:
+        usage = real(path)
+        return usage._replace(free=1024 * 1024)
+
+    monkeypatch.setattr(pushapi.store.health.shutil, "disk_usage", nearly_full)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "disk full"
+
+
+def test_healthz_reports_a_postgresql_database_that_takes_no_writes(
+    make_client, make_empty_database, engine_name
+):
+    if engine_name != "postgresql":
+        pytest.skip("PostgreSQL read-only transactions")
+    url = make_empty_database()
+    name = make_url(url).database
+    client = make_client(database_url=url)
+    assert client.get("/healthz").status_code == 200
+    with _postgres_admin() as admin:
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "read-only"
+
+
+def test_healthz_is_answered_while_every_connection_of_the_pool_is_taken(make_client):
+    client = make_client(pool_size=1, max_overflow=0, pool_timeout=30)
+    held = client.app.state.engine.connect()
+    try:
+        held.exec_driver_sql("SELECT 1")
+        response = client.get("/healthz")  # would wait 30 s for the pool, then fail
+    finally:
+        held.close()
+    assert response.status_code == 200, response.text
+
+
 # -- /metrics --------------------------------------------------------------------------------
+
+
+def test_metrics_asks_for_the_token_when_one_is_set(make_client):
+    guarded = make_client(metrics_token="s3cret")
+    assert guarded.get("/metrics").status_code == 401
+    assert guarded.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answered = guarded.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert answered.status_code == 200 and "pushapi_http_requests" in answered.text
 
 
 def samples(client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 import pushapi.routes.push
 import pushapi.store.contacts
-from pushapi.push.apply import PushRequest, run_push
+from pushapi.push.apply import PushLimits, PushRequest, run_push
 from pushapi.push.endpoints import ENDPOINTS_BY_NAME, Recognizer
-from pushapi.push.read import split_body
+from pushapi.push.read import RecordLimits, split_body
 from pushapi.schema.compiled import CompiledReader
 from pushapi.store.contacts import raw_seed, recognise_contacts, recognition_holds
 from pushapi.store.documents import raw_digests
@@ -212,7 +212,7 @@ def push_in_between(
             new_request_id(), ENDPOINTS_BY_NAME["contactinfo"], stored_tenant, tenant.key_id,
             datetime.now(UTC), 0.0,
         )  # fmt: skip
-        run_push(engine_, other, [between], 10_000)
+        run_push(engine_, other, [between], PushLimits(10_000, RecordLimits(1000, 100_000)))
         return recognition
 
     contactinfo = ENDPOINTS_BY_NAME["contactinfo"]

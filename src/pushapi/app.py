@@ -12,28 +12,36 @@ import msgspec
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushapi import __version__
 from pushapi.config import Settings
-from pushapi.errors import ApiError, ServiceUnavailable, error_body
+from pushapi.errors import ApiError, InternalFailure, ServiceUnavailable, error_body
 from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
 from pushapi.push.apply import BUSY_MESSAGE, PushResult
 from pushapi.push.endpoints import PUSH_ENDPOINTS
-from pushapi.ratelimit import RateLimiter
 from pushapi.request_ids import new_request_id
 from pushapi.routes import groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
+from pushapi.routes.ops import Health
+from pushapi.store.background import writer_for
 from pushapi.store.engine import build_engine
 from pushapi.store.groups import Group, GroupWithMembers
+from pushapi.store.health import health_engine
 from pushapi.store.lists import ListSummary, ListWithMembers
 from pushapi.store.pushlog import PushLogEntry
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
+# Label values of the request metrics: a fixed set, whatever the requests (a made-up method or
+# path would otherwise add a series each).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+OTHER_METHOD = "other"
+UNMATCHED = "unmatched"
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -87,15 +95,16 @@ class RequestContext:
         finally:
             duration = time.perf_counter() - started
             route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
-            self.metrics.observe_request(endpoint, scope["method"], status, duration)
+            endpoint = getattr(route, "path", UNMATCHED)
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
+            self.metrics.observe_request(endpoint, method, status, duration)
             access_log.info(
                 "request",
                 extra={
                     "fields": {
                         "request_id": request_id,
                         "tenant": scope["state"].get("tenant"),
-                        "method": scope["method"],
+                        "method": method,
                         "endpoint": endpoint,
                         "status": status,
                         "duration_ms": round(duration * 1000, 2),
@@ -113,6 +122,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, ApiError)
+        cause = error.__cause__
+        if isinstance(error, InternalFailure) and cause is not None:
+            # What failed, for the operator (logs never hold its message: describe_exception).
+            access_log.error(
+                "unexpected failure",
+                exc_info=(type(cause), cause, cause.__traceback__),
+                extra={"fields": {"request_id": _request_id(request)}},
+            )
         return _json(error.status, error.body(_request_id(request)), error.headers or None)
 
     async def http_error(request: Request, error: Exception) -> Response:
@@ -129,13 +146,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = error_body("invalid_parameter", "; ".join(problems), _request_id(request))
         return _json(400, body)
 
-    async def pool_timeout(request: Request, error: Exception) -> Response:
-        # A read (or the key check) that got no database connection in time.
+    async def database_busy(request: Request, error: Exception) -> Response:
+        # A read (or the key check) that got no database connection in time, or found the
+        # database busy or away: 503, which clients retry (never a 500 for that).
         busy = ServiceUnavailable(BUSY_MESSAGE)
         return _json(busy.status, busy.body(_request_id(request)), busy.headers)
 
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(PoolTimeout, pool_timeout)
+    app.add_exception_handler(PoolTimeout, database_busy)
+    app.add_exception_handler(OperationalError, database_busy)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_parameter)
 
@@ -163,7 +182,7 @@ def _install_openapi(app: FastAPI) -> None:
                 "MeetingRead": with_meta("Meeting"),
                 "ProductRead": with_meta("Product"),
             }
-            structs = [PushResult, PushLogEntry, Group, GroupWithMembers, ListSummary]
+            structs = [PushResult, PushLogEntry, Group, GroupWithMembers, ListSummary, Health]
             structs.append(ListWithMembers)
             schemas.update(components([e.schema for e in PUSH_ENDPOINTS], read_forms, structs))
             app.openapi_schema = document
@@ -177,11 +196,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     engine = build_engine(settings)
+    writer = writer_for(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        writer.close()
         engine.dispose()
+        app.state.health_engine.dispose()
 
     app = FastAPI(
         title="pushapi",
@@ -193,8 +215,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.writer = writer
+    app.state.health_engine = health_engine(engine.url)
     app.state.metrics = Metrics()
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     _install_error_handlers(app)
     app.include_router(push.build_router())
     app.include_router(records.build_router())

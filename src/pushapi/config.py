@@ -1,6 +1,6 @@
 """Settings, read once from `PUSHAPI_*` environment variables."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pushapi.defaults import DEFAULT_DATABASE_URL
@@ -19,8 +19,32 @@ class Settings(BaseSettings):
     region: Region = Field("us", description="Region this server hosts; other tenants get 421")
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0, description="Largest push body (413)")
     max_records: int = Field(10_000, gt=0, description="Most records in one push (413)")
+    max_collection_items: int = Field(
+        1_000,
+        gt=0,
+        description="Most entries in one collection of a contact (Groups, Addresses, ...) (400)",
+    )
+    max_list_ids: int = Field(100_000, gt=0, description="Most ContactIds in one list record (400)")
+    max_page_bytes: int = Field(
+        4 * 1024 * 1024,
+        gt=0,
+        description="A listing's page ends once its records hold this many bytes (at least one)",
+    )
+    max_inflight_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Bytes of push bodies a worker processes at once; more wait, then 503",
+    )
+    max_pushes_per_tenant: int = Field(
+        2, gt=0, description="Pushes of one tenant a worker processes at once; more wait, then 503"
+    )
     rate_limit_per_minute: int = Field(
         0, ge=0, description="Push requests per tenant and minute; 0 turns rate limiting off"
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where rate limits count: memory:// (each worker apart) or "
+        "redis://host:6379/0 (shared by every worker and node)",
     )
     # Each worker process has its own pool: a server holds up to
     # workers x (pool_size + max_overflow) connections (docs/operations.md).
@@ -35,4 +59,25 @@ class Settings(BaseSettings):
     sqlite_cache_mib: int = Field(
         16, gt=0, description="SQLite only: the page cache of each connection, in MiB"
     )
+    header_timeout_seconds: float = Field(
+        10, gt=0, description="A request's headers must arrive within this time (else closed)"
+    )
+    body_timeout_seconds: float = Field(
+        120, gt=0, description="A push's body must arrive within this time (else 408)"
+    )
+    pushlog_retention_days: int = Field(
+        90, ge=0, description="Push log entries are pruned after this many days; 0 keeps them"
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="When set, /metrics answers only with the header "
+        "`Authorization: Bearer <token>`",
+    )
     log_level: str = Field("INFO", description="Level of the structured request log")
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, url: str) -> str:
+        if url.split("://", 1)[0].lower() not in ("memory", "redis", "rediss") or "://" not in url:
+            raise ValueError(f"expected memory:// or redis://host:port/db, got {url!r}")
+        return url

@@ -4,12 +4,14 @@ Every error body is `{"error": code, "message": ..., "requestId": ...}`, built b
 (validation_failed adds "errors": [Issue, ...]). Class, status and code:
 
 ApiError                      500 internal_error (what an unexpected failure answers)
+  +-- InternalFailure         500 internal_error (a push's unexpected failure, with its cause)
   +-- InvalidBody             400 invalid_body
   +-- ValidationFailed        400 validation_failed (with "errors": every Issue found)
   +-- InvalidParameter        400 invalid_parameter
   +-- Unauthorized            401 unauthorized
   +-- NotSupportedForPlatform 403 not_supported_for_platform
   +-- NotFound                404 not_found
+  +-- RequestTimeout          408 request_timeout
   +-- PayloadTooLarge         413 payload_too_large
   +-- UnsupportedMediaType    415 unsupported_media_type
   +-- MisdirectedRegion       421 wrong_region
@@ -117,8 +119,22 @@ class RateLimited(ApiError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class InternalFailure(ApiError):
+    """An unexpected failure while a push was read or applied (its cause is the failure); it
+    answers 500 without saying more, and nothing was changed."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__("unexpected failure; nothing was changed")
+        self.received = received
+
+
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class ServiceUnavailable(ApiError):
-    """Every database connection of this worker is busy; the client should retry shortly."""
+    """The database or this worker is busy, or the database cannot be reached; nothing was
+    changed, and the client should retry after Retry-After seconds."""
 
     status = 503
     code = "unavailable"

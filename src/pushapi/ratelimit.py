@@ -1,32 +1,60 @@
-"""Per-tenant rate limiting of pushes (429 with Retry-After), when an operator configures it."""
+"""Per-tenant rate limits of pushes (SPEC 3: 429), counted by the `limits` library.
+
+At most PUSHAPI_RATE_LIMIT_PER_MINUTE pushes of a tenant in any 60 seconds (a moving window).
+The counts live where PUSHAPI_RATE_LIMIT_STORAGE says: `memory://` (the default) counts in each
+worker process apart, so N workers allow N times the rate; `redis://host:6379/0` counts in
+Redis, shared by every worker and node.
+"""
 
 import math
-import threading
 import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a push may go on, and the RateLimit-* headers of its answer."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window frees a push
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(1, self.reset))
+        return headers
+
+
+STORAGE_SCHEMES = ("memory", "redis", "rediss")
+
+
+def async_storage_url(url: str) -> str:
+    """The `limits` storage URL of the asyncio API for a PUSHAPI_RATE_LIMIT_STORAGE value."""
+    return f"async+{url}"
 
 
 class RateLimiter:
-    """A token bucket per tenant: `per_minute` pushes a minute, bursts up to the same number.
+    """The pushes of each tenant, counted in a moving window of a minute."""
 
-    Limits are per worker process; with N workers a tenant gets up to N times the rate.
-    """
-
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, storage_url: str) -> None:
+        self.item: RateLimitItem = RateLimitItemPerMinute(max(per_minute, 1))
         self.per_minute = per_minute
-        self._buckets: dict[int, tuple[float, float]] = {}  # tenant -> (tokens, last refill)
-        self._lock = threading.Lock()
+        self._limiter = MovingWindowRateLimiter(storage_from_string(async_storage_url(storage_url)))
 
-    def retry_after(self, tenant_id: int) -> int | None:
-        """Take a token for a push; None when allowed, else the seconds to wait."""
-        if self.per_minute <= 0:
-            return None
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(tenant_id, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[tenant_id] = (tokens - 1.0, now)
-                return None
-            self._buckets[tenant_id] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / rate))
+    async def take(self, tenant_id: int) -> Decision:
+        """Count one push of the tenant, unless the limit is reached."""
+        key = str(tenant_id)
+        allowed = await self._limiter.hit(self.item, "push", key)
+        stats = await self._limiter.get_window_stats(self.item, "push", key)
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        return Decision(allowed, self.per_minute, stats.remaining, reset)

@@ -39,10 +39,11 @@ class Tenant:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The tenant a request acts for, and the id of the key it authenticated with."""
+    """The tenant a request acts for, and the key it authenticated with."""
 
     tenant: Tenant
     key_id: str
+    last_used_at: datetime | None = None  # as stored before this request
 
 
 @dataclass(frozen=True, slots=True)

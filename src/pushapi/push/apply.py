@@ -7,34 +7,42 @@ apply the valid batch in one transaction together with its push-log entry, and a
 A push refused on the way is logged too, without its records (`log_refusal`).
 """
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from pushapi.config import Settings
 from pushapi.errors import (
     ApiError,
+    InternalFailure,
     Issue,
     NotSupportedForPlatform,
     ServiceUnavailable,
     ValidationFailed,
 )
 from pushapi.push.endpoints import PushEndpoint
-from pushapi.push.read import SplitBody, read_again, read_records, split_body, warn_records
+from pushapi.push.read import (
+    RecordLimits,
+    SplitBody,
+    read_again,
+    read_records,
+    split_body,
+    warn_records,
+)
 from pushapi.schema.fields import Record, Report
+from pushapi.store.background import BackgroundWriter
 from pushapi.store.counts import Counts
 from pushapi.store.engine import write_transaction
-from pushapi.store.pushlog import LoggedPush, write_push_log
+from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
 from pushapi.store.records import PushBatch, Recognised, Recognition
 from pushapi.tenants import Tenant
 
-refusal_log = logging.getLogger("pushapi.push")
-# SPEC 3: a push that cannot get a database connection in time is refused, never left hanging.
-BUSY_MESSAGE = "every database connection is busy; retry shortly"
+BUSY_MESSAGE = "the database is busy or cannot be reached; nothing was changed; retry shortly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,22 @@ class PushRequest:
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PushLimits:
+    """The limits of one push (SPEC 3 and docs/configuration.md): records, and the entries of
+    one record's collections."""
+
+    records: int
+    per_record: RecordLimits
+
+    @classmethod
+    def of(cls, settings: Settings) -> "PushLimits":
+        return cls(
+            settings.max_records,
+            RecordLimits(settings.max_collection_items, settings.max_list_ids),
+        )
 
 
 class PushResult(msgspec.Struct, rename="camel"):
@@ -74,17 +98,20 @@ def check_platform(push: PushRequest) -> None:
 
 
 def run_push(
-    engine: Engine, push: PushRequest, payload: list[bytes], max_records: int
+    engine: Engine,
+    push: PushRequest,
+    payload: list[bytes],
+    limits: PushLimits,
 ) -> PushResult:
     """Read and apply the body in `payload` (taken out of it, so that it is freed once its
-    records are read). A refusal is logged, then raised as an ApiError; an unexpected failure
-    is logged, then raised as it is."""
+    records are read). A refusal raises an ApiError that knows how many records the push held;
+    an unexpected failure raises InternalFailure, caused by what failed."""
     report = Report()
     received = 0
     try:
-        split = split_body(payload.pop(), max_records)
+        split = split_body(payload.pop(), limits.records)
         received = len(split)
-        batch, recognition = _read_batch(engine, push, split, report)
+        batch, recognition = _read_batch(engine, push, split, limits.per_record, report)
         del split  # the body: the batch holds the records now
         tenant, endpoint = push.tenant, push.endpoint
         with write_transaction(engine, tenant.tenant_id) as conn:
@@ -102,26 +129,23 @@ def run_push(
                 report.warnings,
             )
             logged = _logged(push, 200, received, counts=counts, warnings=report.warnings)
-            write_push_log(conn, tenant.tenant_id, logged)
+            write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
         return result
-    except PoolTimeout:
+    except (PoolTimeout, OperationalError):
+        # No connection came free in time, or the database is busy or away: nothing changed,
+        # and a retry may well succeed (SPEC 3: never left hanging, never a 500 for that).
         busy = ServiceUnavailable(BUSY_MESSAGE)
         busy.received = received
-        log_refusal(engine, push, busy, report.warnings)
         raise busy from None
     except ApiError as error:
         error.received = error.received or received
-        log_refusal(engine, push, error, report.warnings)
         raise
-    except Exception:
-        failure = ApiError("unexpected failure; nothing was changed")
-        failure.received = received
-        log_refusal(engine, push, failure, report.warnings)
-        raise
+    except Exception as failure:
+        raise InternalFailure(received) from failure
 
 
 def _read_batch(
-    engine: Engine, push: PushRequest, split: SplitBody, report: Report
+    engine: Engine, push: PushRequest, split: SplitBody, limits: RecordLimits, report: Report
 ) -> tuple[PushBatch, Recognition | None]:
     """The valid batch of a split body, and what was recognised in it (None for nothing);
     ValidationFailed for any invalid record."""
@@ -130,7 +154,7 @@ def _read_batch(
     if endpoint.recognizer is not None and split.raws is not None:
         recognition = endpoint.recognizer.find(engine, tenant, split.raws)
     known = {} if recognition is None else recognition.known
-    items = read_records(endpoint.schema, endpoint.reader, split, known, report)
+    items = read_records(endpoint.schema, endpoint.reader, split, known, limits, report)
     if endpoint.warnings is not None:
         warn_records(items, endpoint.warnings, tenant.platform, report)
     if report.errors:
@@ -184,24 +208,17 @@ def _logged(
     )
 
 
-def log_refusal(engine: Engine, push: PushRequest, error: ApiError, warnings: list[Issue]) -> None:
-    """Record a refused push in the push log (SPEC 3: every push of a known tenant)."""
+def log_refusal(writer: BackgroundWriter, push: PushRequest, error: ApiError) -> None:
+    """Record a refused push in the push log (SPEC 3: every push of a known tenant), off the
+    request: the answer never waits for the database's write lock (store/background.py)."""
+    failed = error if isinstance(error, ValidationFailed) else None
     logged = _logged(
         push,
         error.status,
         error.received,
-        warnings=error.warnings if isinstance(error, ValidationFailed) else warnings,
-        errors=error.issues if isinstance(error, ValidationFailed) else [],
+        warnings=failed.warnings if failed else [],
+        errors=failed.issues if failed else [],
         error=error.code,
         message=None if error.status == 500 else error.message,
     )
-    try:
-        with write_transaction(engine, push.tenant.tenant_id) as conn:
-            write_push_log(conn, push.tenant.tenant_id, logged)
-    except PoolTimeout:
-        # No connection came free in time (the push itself may have been refused for that):
-        # the request still answers, and the access log still has its line.
-        refusal_log.warning(
-            "push not written to the push log: no database connection came free",
-            extra={"fields": {"request_id": push.request_id, "status": error.status}},
-        )
+    writer.log_push(push.tenant.tenant_id, logged)

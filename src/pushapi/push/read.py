@@ -15,12 +15,81 @@ from msgspec import Raw
 
 from pushapi.errors import InvalidBody, PayloadTooLarge
 from pushapi.schema.compiled import CompiledReader
-from pushapi.schema.fields import ObjectSchema, Record, Report, parse_object
+from pushapi.schema.fields import Field, ObjectSchema, Record, Report, parse_object
+from pushapi.schema.values import Kind
 from pushapi.store.documents import load_json
 from pushapi.store.records import Recognised
 
 # The data-quality rules of one valid record: (record, index, platform, report).
 RecordWarnings = Callable[[Record, int, str, Report], None]
+# A record larger than this has its collections counted before it is read, so that one record
+# of millions of entries is refused without building them (a record under it cannot hold more
+# entries than a few times the limits allow).
+LARGE_RECORD = 64 * 1024
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, Raw])
+_ENTRIES = msgspec.json.Decoder(list[Raw])
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLimits:
+    """How many entries one collection of a record may hold (PUSHAPI_MAX_COLLECTION_ITEMS,
+    PUSHAPI_MAX_LIST_IDS): beyond them the record is invalid (400, naming the field)."""
+
+    collection_items: int
+    list_ids: int
+
+    def of(self, spec: Field) -> tuple[int, str] | None:
+        """The limit of a field and the setting that sets it; None for a field of one value."""
+        if spec.kind is Kind.OBJECT_LIST:
+            return self.collection_items, "PUSHAPI_MAX_COLLECTION_ITEMS"
+        if spec.kind is Kind.ID_LIST:
+            return self.list_ids, "PUSHAPI_MAX_LIST_IDS"
+        return None
+
+
+def _too_many(spec: Field, count: int, limits: RecordLimits, index: int, report: Report) -> bool:
+    limit = limits.of(spec)
+    if limit is None or count <= limit[0]:
+        return False
+    report.error(index, spec.name, f"expected at most {limit[0]} entries ({limit[1]}), got {count}")
+    return True
+
+
+def check_sizes(schema: ObjectSchema, record: Record, limits: RecordLimits, index: int,
+                report: Report) -> None:  # fmt: skip
+    """Report each collection of a read record that holds more entries than its limit."""
+    for spec in schema.fields:
+        value = record[spec.name]
+        if value is not None and limits.of(spec) is not None:
+            _too_many(spec, len(value), limits, index, report)
+
+
+def counted_too_large(schema: ObjectSchema, raw: Raw, limits: RecordLimits, index: int,
+                      report: Report) -> bool:  # fmt: skip
+    """For a large record, before it is read: whether a collection holds more entries than its
+    limit (reported). Property names match in any letter case, as when the record is read."""
+    try:
+        properties = _TOP_LEVEL.decode(raw)
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        return False  # not an object of properties: reading it says what is wrong
+    too_large = False
+    for name, value in properties.items():
+        spec = schema.lookup.get(name) or schema.lookup.get(name.lower())
+        if spec is None or limits.of(spec) is None:
+            continue
+        text = memoryview(value)
+        if text.nbytes == 0 or text[0] != ord("["):
+            continue
+        limit, _ = limits.of(spec)  # type: ignore[misc]
+        if bytes(text).count(b",") < limit:
+            continue  # fewer commas than the limit: fewer entries too
+        try:
+            count = len(_ENTRIES.decode(value))
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            continue
+        too_large |= _too_many(spec, count, limits, index, report)
+    return too_large
+
 
 OPEN_BRACE = ord("{")
 # Splits a body into its records without building them; every byte is still checked as JSON.
@@ -94,25 +163,39 @@ def read_records(
     reader: CompiledReader,
     split: SplitBody,
     known: Mapping[int, Recognised],
+    limits: RecordLimits,
     report: Report,
 ) -> list[Record | Recognised | None]:
     """Each record of the body, read against `schema`, with its errors and warnings in `report`;
-    a record in `known` (recognised as stored byte for byte) is not read at all."""
+    a record in `known` (recognised as stored byte for byte) is not read at all, a large record
+    with a collection over its limit neither (None)."""
     if split.raws is None:
         assert split.loaded is not None
-        return [
-            parse_object(schema, record, i, "", report) for i, record in enumerate(split.loaded)
-        ]
+        records: list[Record | Recognised | None] = []
+        for index, loaded in enumerate(split.loaded):
+            record = parse_object(schema, loaded, index, "", report)
+            if record is not None:
+                check_sizes(schema, record, limits, index, report)
+            records.append(record)
+        return records
     # An escaped NUL must be refused with its field's name: parse_object reads such a body.
     compiled = None if b"\\u0000" in split.body else reader
     items: list[Record | Recognised | None] = []
     try:
         for index, raw in enumerate(split.raws):
             item: Record | Recognised | None = known.get(index)
-            if item is None and compiled is not None:
-                item = compiled.read(raw)
             if item is None:
-                item = parse_object(schema, decode_record(raw), index, "", report)
+                if len(raw) > LARGE_RECORD and counted_too_large(
+                    schema, raw, limits, index, report
+                ):
+                    items.append(None)
+                    continue
+                if compiled is not None:
+                    item = compiled.read(raw)
+                if item is None:
+                    item = parse_object(schema, decode_record(raw), index, "", report)
+                if item is not None:
+                    check_sizes(schema, item, limits, index, report)
             items.append(item)
     except (ValueError, RecursionError, ArithmeticError):
         _load_body(split.body, len(split.raws))  # raises the exact InvalidBody

@@ -48,7 +48,12 @@ def decode_cursor(cursor: str | None) -> str | None:
         decoded = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, msgspec.DecodeError):
         decoded = None
-    if not (isinstance(decoded, list) and len(decoded) == 1 and isinstance(decoded[0], str)):
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) == 1
+        and isinstance(decoded[0], str)
+        and "\x00" not in decoded[0]  # no key holds NUL (PostgreSQL would refuse the query)
+    ):
         raise InvalidParameter("cursor: not a cursor returned by this API")
     return decoded[0]
 
@@ -91,13 +96,14 @@ ConnDep = Annotated[Connection, Depends(read_connection)]
 
 
 class IdConvertor(Convertor[str]):
-    """A path parameter holding one id: any characters, `/` and newlines included (SPEC 3.1).
+    """A path parameter holding one id: any characters, `/` and newlines included (SPEC 3.1),
+    but NUL, which no stored id holds (a push refuses it): such a path matches no route (404).
 
     Starlette's `path` convertor is `.*`, which stops at a newline, so an id with one in it (a
     legal id) could not be read back.
     """
 
-    regex = r"[\s\S]+"
+    regex = r"[^\x00]+"
 
     def convert(self, value: str) -> str:
         return value

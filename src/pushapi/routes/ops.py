@@ -1,33 +1,63 @@
 """Operations endpoints (SPEC 6): health, metrics and the API docs page, without authentication."""
 
+import hmac
 from pathlib import Path
 
 import fastapi_offline
+import msgspec
 from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from pushapi.errors import Unauthorized
 from pushapi.metrics import CONTENT_TYPE
 from pushapi.routes.deps import json_response
+from pushapi.store.health import OK, database_health
 
 router = APIRouter(tags=["operations"])
+HEALTH = {"$ref": "#/components/schemas/Health"}
 
 
-@router.get("/healthz", summary="Whether the server and its database answer")
+class Health(msgspec.Struct):
+    """The answer of /healthz: `database` is ok, unreachable, read-only or disk full."""
+
+    status: str
+    database: str
+
+
+@router.get(
+    "/healthz",
+    summary="Whether the server can take pushes: its database is reachable and writable",
+    operation_id="health",
+    responses={
+        200: {"description": "Ready", "content": {"application/json": {"schema": HEALTH}}},
+        503: {"description": "Not ready", "content": {"application/json": {"schema": HEALTH}}},
+    },
+)
 def healthz(request: Request) -> Response:
-    try:
-        with request.app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return json_response({"status": "unavailable", "database": "unreachable"}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+    state = request.app.state
+    database = database_health(state.health_engine)
+    if database != OK:
+        return json_response(Health("unavailable", database), status=503)
+    return json_response(Health("ok", database))
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    operation_id="metrics",
+    responses={
+        200: {"description": "Prometheus text format", "content": {CONTENT_TYPE: {}}},
+        401: {"description": "PUSHAPI_METRICS_TOKEN is set and the request lacks it"},
+    },
+)
 def metrics(request: Request) -> Response:
+    token = request.app.state.settings.metrics_token
+    if token is not None:
+        presented = request.headers.get("authorization", "")
+        if not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
+            raise Unauthorized("/metrics needs the header Authorization: Bearer <token>")
     return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
 
 

@@ -1,26 +1,48 @@
-"""The push endpoints over HTTP (SPEC 3): the checks of the request itself (platform, rate,
-media type, body size), then the push pipeline (push/apply.py) in a worker thread."""
+"""The push endpoints over HTTP (SPEC 3): the checks of the request itself (rate, platform,
+media type, body size and time, what the worker can take on), then the push pipeline
+(push/apply.py) in a worker thread."""
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
+from pushapi.admission import Admission
 from pushapi.auth import CallerDep
 from pushapi.config import Settings
-from pushapi.errors import ApiError, PayloadTooLarge, RateLimited, UnsupportedMediaType
+from pushapi.errors import (
+    ApiError,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
 from pushapi.metrics import Metrics
-from pushapi.push.apply import PushRequest, PushResult, check_platform, log_refusal, run_push
+from pushapi.push.apply import (
+    PushLimits,
+    PushRequest,
+    PushResult,
+    check_platform,
+    log_refusal,
+    run_push,
+)
 from pushapi.push.endpoints import PUSH_ENDPOINTS, PushEndpoint
+from pushapi.ratelimit import RateLimiter
 from pushapi.routes.openapi import push_openapi
 from pushapi.store.documents import dump_document
 from pushapi.tenants import Caller
 
 JSON_MEDIA_TYPES = ("application/json", "text/json")
 OUTCOMES = ("created", "updated", "deleted", "unchanged")
+# The status logged and counted for a push whose client went away before its body was read
+# (nginx's code for it; no answer reaches anyone).
+CLIENT_CLOSED = 499
+T = TypeVar("T")
 
 
 def _check_media_type(request: Request) -> None:
@@ -32,19 +54,45 @@ def _check_media_type(request: Request) -> None:
         )
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+def _declared_length(request: Request, limit: int) -> int | None:
+    """The body's declared length; 413 as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is None or not declared.isdigit():
+        return None
+    if int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
+    return int(declared)
+
+
+async def _read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body: 413 once it exceeds `limit` bytes, 408 when it has not all arrived
+    within `seconds`."""
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    chunks = request.stream().__aiter__()
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), deadline - time.monotonic())
+        except StopAsyncIteration:
+            return b"".join(parts)
+        except TimeoutError:
+            raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
         parts.append(chunk)
-    return b"".join(parts)
+
+
+def _per_loop(state: Any, name: str, make: Callable[[], T]) -> T:
+    """An object of the app bound to the running event loop (asyncio primitives are), made
+    again when the app is served by another loop (tests serve one app from several)."""
+    loop = asyncio.get_running_loop()
+    made = getattr(state, name, None)
+    if made is None or made[0] is not loop:
+        made = (loop, make())
+        setattr(state, name, made)
+    return made[1]  # type: ignore[no-any-return]
 
 
 async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) -> Response:
@@ -60,26 +108,49 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
         received_at=datetime.now(UTC),
         started=time.perf_counter(),
     )
+    rate_headers: dict[str, str] = {}
     try:
-        try:
-            check_platform(push)
-            retry_after = state.rate_limiter.retry_after(caller.tenant.tenant_id)
-            if retry_after is not None:
-                raise RateLimited(f"too many pushes; retry in {retry_after} s", retry_after)
-            _check_media_type(request)
-            payload = [await _read_body(request, settings.max_body_bytes)]
-        except ApiError as refused:
-            await run_in_threadpool(log_refusal, state.engine, push, refused, [])
-            raise
-        result: PushResult = await run_in_threadpool(
-            run_push, state.engine, push, payload, settings.max_records
-        )
+        if settings.rate_limit_per_minute > 0:
+            limiter = _per_loop(state, "rate_limiter", lambda: _limiter(settings))
+            decision = await limiter.take(caller.tenant.tenant_id)
+            rate_headers = decision.headers()
+            if not decision.allowed:
+                raise RateLimited(
+                    f"too many pushes; retry in {decision.reset} s", max(1, decision.reset)
+                )
+        check_platform(push)
+        _check_media_type(request)
+        size = _declared_length(request, settings.max_body_bytes) or settings.max_body_bytes
+        admission = _per_loop(state, "admission", lambda: _admission(settings))
+        async with admission.push(caller.tenant.tenant_id, size):
+            body = await _read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            payload = [body]
+            del body  # run_push lets go of it once its records are read
+            result: PushResult = await run_in_threadpool(
+                run_push, state.engine, push, payload, PushLimits.of(settings)
+            )
     except ApiError as error:
+        log_refusal(state.writer, push, error)
         metrics.count_records(endpoint.name, "rejected", error.received)
+        error.headers = {**error.headers, **rate_headers}
         raise
+    except ClientDisconnect:
+        # The client went away while sending the body: nothing was read, nothing is stored,
+        # and no answer can reach it.
+        return Response(status_code=CLIENT_CLOSED)
     for outcome in OUTCOMES:
         metrics.count_records(endpoint.name, outcome, getattr(result, outcome))
-    return Response(dump_document(result), media_type="application/json")
+    return Response(dump_document(result), media_type="application/json", headers=rate_headers)
+
+
+def _limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_storage)
+
+
+def _admission(settings: Settings) -> Admission:
+    return Admission(
+        settings.max_inflight_bytes, settings.max_pushes_per_tenant, settings.pool_timeout
+    )
 
 
 def _route(endpoint: PushEndpoint) -> Callable[..., Any]:

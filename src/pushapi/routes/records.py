@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
@@ -89,6 +89,7 @@ def _routes(r: Readable) -> tuple[Callable[..., Any], Callable[..., Any]]:
         return json_response(found)
 
     def read_page(
+        request: Request,
         caller: CallerDep,
         conn: ConnDep,
         limit: Limit = DEFAULT_LIMIT,
@@ -101,7 +102,7 @@ def _routes(r: Readable) -> tuple[Callable[..., Any], Callable[..., Any]]:
             conn,
             r.kind,
             caller.tenant.tenant_id,
-            (limit, decode_cursor(cursor)),
+            (limit, decode_cursor(cursor), request.app.state.settings.max_page_bytes),
             moment_as_datetime(since) if since else None,
             parse_flag("includeDeleted", include_deleted),
             r.as_json,

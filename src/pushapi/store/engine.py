@@ -110,7 +110,3 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[Connection]:
                 {"space": TENANT_LOCK_SPACE, "tenant": tenant_id},
             )
         yield conn
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"

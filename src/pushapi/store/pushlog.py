@@ -66,32 +66,37 @@ class PushLogEntry(msgspec.Struct, rename="camel"):
     duration_ms: float
 
 
-def write_push_log(conn: Connection, tenant_id: int, entry: LoggedPush) -> None:
+def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
+    """The push_log row that keeps `entry`."""
     detail = _Detail(
         entry.error,
         entry.message,
         entry.warnings[:LOGGED_ISSUES],
         entry.errors[:LOGGED_ISSUES],
     )
-    conn.execute(
-        insert(push_log).values(
-            tenant_id=tenant_id,
-            request_id=entry.request_id,
-            endpoint=entry.endpoint,
-            received_at=entry.received_at,
-            key_id=entry.key_id,
-            status=entry.status,
-            received=entry.received,
-            created=entry.counts.created,
-            updated=entry.counts.updated,
-            deleted=entry.counts.deleted,
-            unchanged=entry.counts.unchanged,
-            warning_count=len(entry.warnings),
-            error_count=len(entry.errors),
-            detail=msgspec.json.encode(detail).decode(),
-            duration_ms=round(entry.duration_ms, 3),
-        )
-    )
+    return {
+        "tenant_id": tenant_id,
+        "request_id": entry.request_id,
+        "endpoint": entry.endpoint,
+        "received_at": entry.received_at,
+        "key_id": entry.key_id,
+        "status": entry.status,
+        "received": entry.received,
+        "created": entry.counts.created,
+        "updated": entry.counts.updated,
+        "deleted": entry.counts.deleted,
+        "unchanged": entry.counts.unchanged,
+        "warning_count": len(entry.warnings),
+        "error_count": len(entry.errors),
+        "detail": msgspec.json.encode(detail).decode(),
+        "duration_ms": round(entry.duration_ms, 3),
+    }
+
+
+def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert push_log rows (push_log_row): one statement per call."""
+    if rows:
+        conn.execute(insert(push_log), rows)
 
 
 _DETAIL_DECODER = msgspec.json.Decoder(_Detail)

@@ -278,13 +278,13 @@ def list_records(
     conn: Connection,
     kind: RecordTable,
     tenant_id: int,
-    page: tuple[int, str | None],
+    page: tuple[int, str | None, int],
     modified_since: datetime | None,
     include_deleted: bool,
     as_json: RowsJson,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page (limit, after) of records in id order as read back, and the id the next page
-    starts after (keyset pagination)."""
+    """A page (limit, after, most bytes of stored documents) of records in id order as read
+    back, and the id the next page starts after (keyset pagination)."""
     table = kind.table
     query = select(table).where(table.c.tenant_id == tenant_id)
     if modified_since is not None:
@@ -292,6 +292,12 @@ def list_records(
         query = query.where(table.c.updated_at >= modified_since)
     if not include_deleted:
         query = query.where(table.c.is_deleted.is_(False))
-    limit, after = page
-    rows, next_after = keyset_page(conn, query, kind.id_column, limit, after)
+    limit, after, max_bytes = page
+    rows, next_after = keyset_page(
+        conn, query, kind.id_column, limit, after, max_bytes=max_bytes, size_of=_doc_size
+    )
     return as_json(conn, tenant_id, rows), next_after
+
+
+def _doc_size(row: Row[Any]) -> int:
+    return len(row.doc)

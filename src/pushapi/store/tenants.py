@@ -139,7 +139,11 @@ def revoke_key(engine: Engine, code: str, key_id: str) -> None:
 
 
 def authenticate(engine: Engine, api_key: str | None) -> Caller | None:
-    """The caller a presented key belongs to, or None for a missing, unknown or revoked key."""
+    """The caller a presented key belongs to, or None for a missing, unknown or revoked key.
+
+    A read only: the key's use is recorded by the caller of this function, off the request
+    (store/background.py), when `Caller.last_used_at` is older than LAST_USED_RESOLUTION.
+    """
     key_id = key_id_of(api_key)
     row = None
     if key_id is not None:
@@ -155,12 +159,10 @@ def authenticate(engine: Engine, api_key: str | None) -> Caller | None:
     assert row is not None and key_id is not None
     if row.revoked_at is not None:
         return None
-    now = _now()
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
-        with engine.connect().execution_options(write=True) as conn, conn.begin():
-            conn.execute(
-                update(api_keys)
-                .where(api_keys.c.tenant_id == row.tenant_id, api_keys.c.key_id == key_id)
-                .values(last_used_at=now)
-            )
-    return Caller(tenant_from_row(row), key_id)
+    return Caller(tenant_from_row(row), key_id, row.last_used_at)
+
+
+def use_is_due(caller: Caller, now: datetime) -> bool:
+    """Whether the key's last use is older than the resolution it is recorded with."""
+    last = caller.last_used_at
+    return last is None or now - last > LAST_USED_RESOLUTION

@@ -148,12 +148,22 @@ SERVE_COMMAND = SERVE  # `pushapi serve` with the interpreter running the benchm
 
 
 @contextmanager
-def running_server(command: Sequence[str], database_url: str, workdir: Path) -> Iterator[Server]:
-    """A server of `command` (e.g. SERVE_COMMAND) on the database, stopped when done."""
+def running_server(
+    command: Sequence[str],
+    database_url: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """A server of `command` (e.g. SERVE_COMMAND) on the database, with `env` added to the
+    environment, stopped when done."""
     log_path = workdir / f"server-{secrets.token_hex(3)}.log"
     try:
         process = launch_server(
-            ["--database-url", database_url], log_path, command=command, timeout=90
+            ["--database-url", database_url],
+            log_path,
+            command=command,
+            timeout=90,
+            env={**os.environ, **(env or {})},
         )
     except ServerDidNotStart as error:
         raise BenchError(str(error)) from None

@@ -268,3 +268,34 @@ def test_compiled_reader_agrees_on_canonical_contacts_with_one_value_changed(
     else:
         target.append((spec.name, new_value))
     check_agreement(CONTACT_INFO, record)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"ContactDetails":{"ContactId":"a","LastName":"B","LastName":"C"}}',
+        '{"ContactDetails":{"ContactId":"a","LastName":"B"},"Groups":[],"Groups":[]}',
+        '{"ContactDetails":{"ContactId":"a","LastName":"B","Age":1,"Age":null}}',
+        '{"ContactDetails":{"ContactId":"a","LastName":"B"},'
+        '"Addresses":[{"Latitude":1.5,"Latitude":2.5}]}',
+    ],
+)
+def test_a_name_given_twice_in_one_object_is_declined_and_warned_by_parse_object(text):
+    compiled, generic, report = both_readings(CONTACT_INFO, text)
+    assert compiled is None
+    assert any("given more than once" in w.message for w in report.warnings)
+    assert generic is not None
+
+
+def test_names_are_counted_past_quotes_and_colons_inside_values():
+    record = {"ContactDetails": {"ContactId": 'x":', "LastName": 'a\\":"b'}}
+    compiled, generic, report = both_readings(CONTACT_INFO, json.dumps(record))
+    assert compiled is not None and not report.warnings
+    assert exact(compiled) == exact(generic)
+
+
+def test_a_value_ending_in_a_backslash_is_read_the_same_by_either_path():
+    record = {"ContactDetails": {"ContactId": "x", "LastName": "ends with \\"}}
+    compiled, generic, report = both_readings(CONTACT_INFO, json.dumps(record))
+    assert not report.warnings and generic is not None
+    assert compiled is None or exact(compiled) == exact(generic)

@@ -148,3 +148,28 @@ def test_listing_pages_end_at_their_byte_budget_and_miss_nothing(make_client, te
         if cursor is None:
             break
     assert seen == sorted(f"c{i}" for i in range(7)) and pages >= 4
+
+
+# -- a property given twice in one object: a warning naming it, the last non-null value kept ---
+
+
+def test_a_property_given_twice_is_a_warning_and_a_later_null_does_not_wipe_it(client, tenant):
+    body = (
+        b'[{"ContactDetails": {"ContactId": "dup", "LastName": "Doe", "FirstName": "Ann",'
+        b' "FirstName": null}, "Addresses": [{"City": "Oslo", "City": "Bergen"}]}]'
+    )
+    response = client.post(PUSH, content=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    warnings = {(w["index"], w["path"]): w["message"] for w in response.json()["warnings"]}
+    assert "given more than once" in warnings[(0, "ContactDetails.FirstName")]
+    assert "given more than once" in warnings[(0, "Addresses[0].City")]
+    stored = client.get("/v2/contacts/dup", headers=tenant.headers).json()
+    assert stored["ContactDetails"]["FirstName"] == "Ann"
+    assert stored["Addresses"][0]["City"] == "Bergen"
+
+
+def test_a_record_without_repeated_names_is_read_as_before(client, tenant):
+    """The compiled reader takes records whose values hold quotes and colons."""
+    tricky = {"ContactDetails": {"ContactId": "q", "LastName": 'say "a": b\\\\', "Bio": '":x'}}
+    response = client.post(PUSH, json=[tricky], headers=tenant.headers)
+    assert response.status_code == 200 and response.json()["warnings"] == []

@@ -4,6 +4,7 @@ of a tenant, accepted or rejected, without its payload."""
 import base64
 import dataclasses
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,10 @@ from sqlalchemy import select
 
 import pushapi.routes.push
 import pushapi.store.contacts
+from pushapi.request_ids import first_request_id_at
+from pushapi.store.engine import write_transaction
+from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
+from pushapi.store.retention import prune_push_log
 from pushapi.store.tables import push_log
 from pushapi.store.tenants import revoke_key
 
@@ -296,3 +301,45 @@ def test_payload_is_not_kept_in_the_log(client, tenant, engine, monkeypatch):
     for text in (stored, listed):
         assert DISTINCTIVE not in text
         assert DISTINCTIVE.lower() not in text
+
+
+# -- retention (PUSHAPI_PUSHLOG_RETENTION_DAYS) ------------------------------------------------
+
+
+def old_entry(days_ago: int, n: int) -> LoggedPush:
+    """A push-log entry of `days_ago` days ago, with the request id it was given then."""
+    moment = datetime.now(UTC) - timedelta(days=days_ago)
+    millis = int(moment.timestamp() * 1000)
+    request_id = first_request_id_at(millis)[:-4] + f"{n:04d}"
+    return LoggedPush(request_id, "contactinfo", None, moment, 200, 1.0)
+
+
+def logged_ids(engine: Any, tenant_id: int) -> set[str]:
+    with engine.connect() as conn:
+        query = select(push_log.c.request_id).where(push_log.c.tenant_id == tenant_id)
+        return set(conn.execute(query).scalars())
+
+
+def test_entries_older_than_the_retention_are_pruned_and_the_others_kept(engine, tenant, client):
+    old = [old_entry(100, n) for n in range(2500)]  # more than one batch
+    recent = [old_entry(10, n) for n in range(3)]
+    with engine.begin() as conn:
+        write_push_log(conn, [push_log_row(tenant.tenant_id, e) for e in old + recent])
+    assert client.post(PUSH, json=[contact("now")], headers=tenant.headers).status_code == 200
+    kept = logged_ids(engine, tenant.tenant_id) - {e.request_id for e in old}
+    assert prune_push_log(engine, 0) == 0  # 0 keeps everything
+    assert prune_push_log(engine, 90) >= 2500
+    assert logged_ids(engine, tenant.tenant_id) == kept
+    assert len(kept) == 4
+
+
+def test_pruning_does_not_wait_for_a_push_in_progress(engine, engine_name, tenant):
+    """A push holds its tenant's lock for as long as it runs; pruning takes no such lock."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite has one write lock for all, held by a push for its duration")
+    with engine.begin() as conn:
+        write_push_log(conn, [push_log_row(tenant.tenant_id, old_entry(100, 1))])
+    # A push of the tenant in progress, and pruning beside it.
+    with write_transaction(engine, tenant.tenant_id), ThreadPoolExecutor(1) as pool:
+        pruned = pool.submit(prune_push_log, engine, 90).result(timeout=20)
+    assert pruned >= 1

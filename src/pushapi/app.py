@@ -34,6 +34,7 @@ from pushapi.store.groups import Group, GroupWithMembers
 from pushapi.store.health import health_engine
 from pushapi.store.lists import ListSummary, ListWithMembers
 from pushapi.store.pushlog import PushLogEntry
+from pushapi.store.retention import Pruner
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -200,7 +201,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        pruner = Pruner(engine, settings.pushlog_retention_days)
+        pruner.start()
         yield
+        pruner.stop()
         writer.close()
         engine.dispose()
         app.state.health_engine.dispose()

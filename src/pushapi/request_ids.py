@@ -9,6 +9,20 @@ _request_id_lock = threading.Lock()
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base 32, lower case
 
 
+def _encode(value: int) -> str:
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def first_request_id_at(millis: int) -> str:
+    """The smallest request id of the millisecond `millis` (since the epoch): every id made
+    before it sorts lower."""
+    return _encode(millis << 80)
+
+
 def new_request_id() -> str:
     """A 26-character id that sorts by time: 48 bits of milliseconds, then 80 random bits.
 
@@ -21,8 +35,4 @@ def new_request_id() -> str:
         if value <= _last_request_value:
             value = _last_request_value + 1
         _last_request_value = value
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "".join(reversed(chars))
+    return _encode(value)

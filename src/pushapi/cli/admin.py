@@ -8,6 +8,7 @@ import typer
 
 from pushapi.cli.common import (
     DEFAULT_DATABASE_URL,
+    CliError,
     DatabaseUrl,
     Json,
     database,
@@ -49,7 +50,11 @@ def serve(
 
     from pushapi.metrics import metrics_shared_by_workers
     from pushapi.schema.compiled import NATIVE
+    from pushapi.serving import PROTOCOL, port_problem
 
+    problem = port_problem(host, port)
+    if problem is not None:
+        raise CliError(problem)
     with database(database_url) as engine:
         if demo:
             _ensure_demo_tenant(engine)
@@ -72,6 +77,7 @@ def serve(
             workers=workers,
             access_log=False,
             log_level="warning",
+            http=PROTOCOL,
         )
 
 

@@ -2,12 +2,14 @@
 field table, and every error and warning found, by record index and field path. No database.
 
 The usual record is read by the compiled reader (schema/compiled.py); whatever it declines, and
-any body msgspec does not take, is read by the general path (`load_json`, `parse_object`), which
+any body msgspec does not take, is read by the general path (`load_pushed`, `parse_object`), which
 decides and explains. Fast paths accelerate; they never judge.
 """
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -15,9 +17,16 @@ from msgspec import Raw
 
 from pushapi.errors import InvalidBody, PayloadTooLarge
 from pushapi.schema.compiled import CompiledReader
-from pushapi.schema.fields import Field, ObjectSchema, Record, Report, parse_object
+from pushapi.schema.fields import (
+    Field,
+    ObjectSchema,
+    Pairs,
+    Record,
+    Report,
+    object_pairs,
+    parse_object,
+)
 from pushapi.schema.values import Kind
-from pushapi.store.documents import load_json
 from pushapi.store.records import Recognised
 
 # The data-quality rules of one valid record: (record, index, platform, report).
@@ -94,7 +103,7 @@ def counted_too_large(schema: ObjectSchema, raw: Raw, limits: RecordLimits, inde
 OPEN_BRACE = ord("{")
 # Splits a body into its records without building them; every byte is still checked as JSON.
 _RECORD_SPLITTER = msgspec.json.Decoder(list[Raw])
-# What the fast decoders raise on input they do not take; load_json then decides and explains.
+# What the fast decoders raise on input they do not take; load_pushed then decides and explains.
 _NOT_TAKEN = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError)
 
 
@@ -104,7 +113,7 @@ class SplitBody:
 
     body: bytes
     raws: list[Raw] | None  # each record's exact bytes, when msgspec split the body
-    loaded: list[Any] | None  # else each record as load_json read it
+    loaded: list[Any] | None  # else each record as load_pushed read it
 
     def __len__(self) -> int:
         records = self.raws if self.raws is not None else self.loaded
@@ -112,10 +121,22 @@ class SplitBody:
         return len(records)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_pushed(text: bytes) -> Any:
+    """JSON as pushed: decimals as Decimal, NaN and Infinity refused, and an object that names a
+    property twice kept as its Pairs (parse_object warns about them)."""
+    return json.loads(
+        text, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=object_pairs
+    )
+
+
 def _load_body(body: bytes, max_records: int) -> list[Any]:
     """The body as a JSON array of objects (SPEC 3: otherwise 400, or 413 when too many)."""
     try:
-        data = load_json(body)
+        data = load_pushed(body)
     except RecursionError:
         raise InvalidBody("body is nested too deeply") from None
     except UnicodeDecodeError:
@@ -126,7 +147,7 @@ def _load_body(body: bytes, max_records: int) -> list[Any]:
         raise InvalidBody("body is not valid JSON: a number is too large to read") from None
     if not isinstance(data, list):
         raise InvalidBody("body must be a JSON array of records")
-    _check_records(data, max_records, lambda record: isinstance(record, dict))
+    _check_records(data, max_records, lambda record: isinstance(record, dict | Pairs))
     return data
 
 
@@ -146,13 +167,13 @@ def split_body(body: bytes, max_records: int) -> SplitBody:
     try:
         raws = _RECORD_SPLITTER.decode(body)
     except _NOT_TAKEN:
-        # Not an array as msgspec takes it (a lone surrogate escape, say): load_json decides.
+        # Not an array as msgspec takes it (a lone surrogate escape, say): load_pushed decides.
         return SplitBody(body, None, _load_body(body, max_records))
     try:
         _check_records(raws, max_records, lambda raw: memoryview(raw)[0] == OPEN_BRACE)
     except (PayloadTooLarge, InvalidBody):
-        # msgspec splits bodies load_json refuses (an integer of 5,000 digits): load_json decides
-        # which answer the body gets.
+        # msgspec splits bodies load_pushed refuses (an integer of 5,000 digits): load_pushed
+        # decides which answer the body gets.
         _load_body(body, max_records)
         raise
     return SplitBody(body, raws, None)
@@ -217,13 +238,13 @@ def read_again(
 
 
 def decode_record(raw: Raw) -> Any:
-    """One record of a split body as load_json reads it (ValueError when it is not JSON).
+    """One record of a split body as load_pushed reads it (ValueError when it is not JSON).
 
-    Records the compiled reader declines come here: load_json, not msgspec, so that what is
+    Records the compiled reader declines come here: load_pushed, not msgspec, so that what is
     accepted or refused (nesting depth, integers of thousands of digits, ...) is the general
     path's.
     """
-    return load_json(memoryview(raw).tobytes())
+    return load_pushed(memoryview(raw).tobytes())
 
 
 def warn_records(

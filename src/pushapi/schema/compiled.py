@@ -46,38 +46,39 @@ except ImportError:  # pragma: no cover - installed without a C compiler
 # (schema/native.pyx) and the finishing compiled from its Python source.
 NATIVE = native is not None and not (finishing.__file__ or "").endswith(".py")
 
-_NULL = msgspec.Raw(b"null")
-
 
 def _field(spec: Field, build: "_Builder") -> tuple[Any, Any, finishing.Step | None]:
     """One field as msgspec reads it and as the finishing completes it: (type, default when
     absent, Step; None when msgspec's checks are all)."""
     module = build.module
+    absent = module.ABSENT  # a field left out: told apart from an explicit null, for the Tally
     kind = spec.kind
     if kind is Kind.STRING or kind is Kind.ID:
         text = Annotated[str, msgspec.Meta(max_length=spec.length_limit)]
-        return text | None, None, module.Text()
+        return text | None, absent, module.Text()
     if kind is Kind.BOOL:
-        return bool | None, None, None
+        return bool | None, absent, None
     if kind is Kind.INT:
         # SPEC 3.1: the 32-bit range of the reference, and the field's own minimum.
         low = INT_MIN if spec.minimum is None else max(INT_MIN, int(spec.minimum))
         high = INT_MAX if spec.maximum is None else min(INT_MAX, int(spec.maximum))
-        return Annotated[int, msgspec.Meta(ge=low, le=high)] | None, None, None
+        return Annotated[int, msgspec.Meta(ge=low, le=high)] | None, absent, None
     if kind is Kind.DATETIME:
-        return str | None, None, module.DateTime(fast_millis_zoned, _datetime)
+        return str | None, absent, module.DateTime(fast_millis_zoned, _datetime)
     if kind is Kind.DECIMAL:
         # Kept as the exact JSON text: msgspec's Decimal would also take strings ("1_0", "NaN").
         general = partial(_general_decimal, spec)
-        return msgspec.Raw, _NULL, module.DecimalNumber(spec.minimum, spec.maximum, general)
+        step = module.DecimalNumber(spec.minimum, spec.maximum, general)
+        return msgspec.Raw, module.ABSENT_NUMBER, step
     if kind is Kind.ID_LIST:
         item = Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH)]  # as parse_id_list
-        return list[item] | None, None, module.IdList()  # type: ignore[valid-type]
+        return list[item] | None, absent, module.IdList()  # type: ignore[valid-type]
     assert spec.item is not None
     item_struct, finisher = build(spec.item)
     if kind is Kind.OBJECT:
-        return item_struct | None, None, module.Nested(finisher)
-    return list[item_struct] | None, None, module.NestedList(finisher)  # type: ignore[valid-type]
+        return item_struct | None, absent, module.Nested(finisher)
+    items = list[item_struct]  # type: ignore[valid-type]
+    return items | None, absent, module.NestedList(finisher)
 
 
 def _datetime(value: str) -> str | None:
@@ -112,6 +113,7 @@ class _Builder:
 
     def __init__(self, module: ModuleType) -> None:
         self.module = module
+        self.tally = module.Tally()
 
     def __call__(self, schema: ObjectSchema) -> tuple[type[msgspec.Struct], Any]:
         fields = [(spec, *_field(spec, self)) for spec in schema.fields]
@@ -132,6 +134,7 @@ class _Builder:
             needed,
             deletion,
             tuple(rule.check for rule in schema.rules),
+            self.tally,
         )
         return struct, finisher
 
@@ -143,19 +146,25 @@ class CompiledReader:
     """
 
     def __init__(self, schema: ObjectSchema, finishing_module: ModuleType = finishing) -> None:
-        struct, self._finish = _Builder(finishing_module)(schema)
+        build = _Builder(finishing_module)
+        struct, self._finish = build(schema)
+        self._tally = build.tally
         self._decoder = msgspec.json.Decoder(struct)
         self._declined = (Declined, finishing_module.Declined)
+        self._quotes = finishing_module.unescaped_quotes
 
     def read(self, raw: msgspec.Raw) -> Record | None:
         """The record parse_object would read from these bytes without any issue, or None.
 
         The caller makes sure the bytes hold no escaped NUL (\\u0000), which must be refused.
         """
+        self._tally.reset()
         try:
             record: Record = self._finish(self._decoder.decode(raw))
-            return record
         except (msgspec.DecodeError, *self._declined, RecursionError, ValueError, ArithmeticError):
             # ValueError: also msgspec.ValidationError, and UnicodeDecodeError for the UTF-8 of
             # a surrogate, which parse_object reads (and refuses with the field's name).
             return None
+        if self._tally.quotes() != self._quotes(bytes(raw)):
+            return None  # a name given twice in one object (msgspec kept the last one)
+        return record

@@ -30,6 +30,24 @@ from pushapi.schema.values import (
 )
 
 Record = dict[str, Any]
+
+
+class Pairs(list[tuple[str, Any]]):
+    """A pushed JSON object that names a property more than once, as its (name, value) pairs
+    in order (json.loads would keep the last silently); parse_object reads it like an object
+    and warns about each repeated name."""
+
+    def items(self) -> "Pairs":
+        return self
+
+
+def object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any] | Pairs:
+    """json.loads' object_pairs_hook for pushed records: a dict, or Pairs when a property name
+    repeats."""
+    record = dict(pairs)
+    return record if len(record) == len(pairs) else Pairs(pairs)
+
+
 # A check that involves several fields: yields (field name, message) for each problem it finds.
 Check = Callable[[Record], Iterable[tuple[str, str]]]
 
@@ -196,7 +214,7 @@ def parse_object(
     Property names match case-insensitively; unknown ones are warnings. Every problem is added to
     `report`; None is returned when the value is not an object at all.
     """
-    if type(raw) is not dict:
+    if type(raw) is not dict and type(raw) is not Pairs:
         where = prefix or "(record)"
         report.error(index, where, f"expected a {schema.name} object, got {describe_json(raw)}")
         return None
@@ -211,7 +229,8 @@ def parse_object(
             report.warn(index, path, f"unknown property of {schema.name}; ignored")
             continue
         if spec.name in given:
-            # The same name in two letter cases ("FirstName", "firstname"): JSON has no rule.
+            # The same name twice, in one letter case or two ("FirstName", "firstname"): JSON
+            # has no rule, and keeping the last value silently hid mistakes (a later null).
             path = _join(prefix, _shown_key(key))
             report.warn(
                 index, path, f"{spec.name} given more than once; the last non-null value is kept"

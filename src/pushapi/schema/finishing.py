@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
+from msgspec import Raw
 from msgspec.structs import astuple
 
 try:
@@ -31,8 +32,45 @@ _NUMBER_START = b"-0123456789"
 RuleCheck = Callable[[dict[str, Any]], Iterable[tuple[str, str]]]
 
 
+class Absent:
+    """The value msgspec gives a field its record leaves out (an explicit null is None)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = Absent()
+# The same for a decimal field, read as its exact JSON text (an explicit null is another object).
+ABSENT_NUMBER = Raw(b"null")
+
+
 class Declined(Exception):
     """The record is not in the form the compiled reader takes; parse_object reads it."""
+
+
+@cython.cclass
+class Tally:
+    """How many properties the objects of one record gave, and how many string values they
+    held, counted while they are finished: compiled.py compares them with the quotes in the
+    record's bytes, so that a name given twice in one object (msgspec keeps the last) shows as
+    a difference, and parse_object reads the record and warns about it."""
+
+    given: cython.Py_ssize_t
+    strings: cython.Py_ssize_t
+
+    def __init__(self) -> None:
+        self.given = 0
+        self.strings = 0
+
+    def reset(self) -> None:
+        self.given = 0
+        self.strings = 0
+
+    def quotes(self) -> int:
+        """The quotes the record's JSON holds, escaped ones aside: two per name and per string."""
+        return int(2 * (self.given + self.strings))
 
 
 @cython.cfunc
@@ -43,6 +81,22 @@ def _blank(text: str) -> cython.bint:
         return True
     first: cython.Py_UCS4 = text[0]  # a first character that is not space settles it at once
     return first.isspace() and text.isspace()
+
+
+def unescaped_quotes(text: bytes) -> int:
+    """The quotes of a JSON text that open or close a name or a string (a quote escaped inside a
+    string aside): one pass over the bytes, in C when compiled."""
+    quotes: cython.Py_ssize_t = 0
+    escaped: cython.bint = False
+    byte: cython.uchar
+    for byte in text:
+        if escaped:
+            escaped = False  # the character after a backslash is escaped, a backslash too
+        elif byte == 92:  # a backslash
+            escaped = True
+        elif byte == 34:  # a quote
+            quotes += 1
+    return int(quotes)
 
 
 @cython.cclass
@@ -131,7 +185,9 @@ class Finisher:
 
     Built by compiled.py from the object's field table: each field's name and Step (None: the
     value is as msgspec read it); the required fields as (position, whether a deletion excuses
-    it); the position of the deletion flag (-1: none); the rules over several fields.
+    it); the position of the deletion flag (-1: none); the rules over several fields; the Tally
+    the finishers of one record share. A field left out is ABSENT (ABSENT_NUMBER for decimals),
+    an explicit null is None: both are no value, but only the null was given.
     """
 
     names: tuple  # type: ignore[type-arg]
@@ -139,6 +195,7 @@ class Finisher:
     needed: tuple  # type: ignore[type-arg]
     deletion: cython.Py_ssize_t
     rules: tuple  # type: ignore[type-arg]
+    tally: Tally
     empty: dict  # type: ignore[type-arg]  # every field, None: each record is a copy of it
 
     def __init__(
@@ -148,12 +205,14 @@ class Finisher:
         needed: tuple[tuple[int, bool], ...],
         deletion: int,
         rules: tuple[RuleCheck, ...],
+        tally: Tally,
     ) -> None:
         self.names = names
         self.steps = steps
         self.needed = needed
         self.deletion = deletion
         self.rules = rules
+        self.tally = tally
         self.empty = dict.fromkeys(names)
 
     def __call__(self, obj: Any) -> dict[str, Any]:
@@ -167,16 +226,27 @@ class Finisher:
         # A copy of a dict with every key is one memcpy: no growing and rehashing of a new dict.
         record: dict = self.empty.copy()  # type: ignore[type-arg]
         position: cython.Py_ssize_t
+        given: cython.Py_ssize_t = 0
+        strings: cython.Py_ssize_t = 0
         for position in range(len(names)):
             value = pushed[position]
+            if value is ABSENT or value is ABSENT_NUMBER:
+                continue  # not given
+            given += 1
             if value is None:
                 continue
+            if type(value) is str:
+                strings += 1
             step = steps[position]
             if step is not None:
+                if type(step) is IdList:
+                    strings += len(value)
                 value = cython.cast(Step, step).finish(value)
                 if value is None:
                     continue
             record[names[position]] = value
+        self.tally.given += given
+        self.tally.strings += strings
         deleted: cython.bint = self.deletion >= 0 and record[names[self.deletion]] is True
         excused: cython.bint
         for position, excused in self.needed:

@@ -74,7 +74,7 @@ def describe_json(raw: Any) -> str:
         return "a string"
     if isinstance(raw, list):
         return "an array"
-    if isinstance(raw, dict):
+    if isinstance(raw, dict) or type(raw).__name__ == "Pairs":
         return "an object"
     return type(raw).__name__
 

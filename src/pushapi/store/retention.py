@@ -1,0 +1,88 @@
+"""Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS): entries older than the retention are
+deleted in small batches, tenant by tenant, each batch a short transaction of its own that takes
+no tenant's push lock, so pruning never holds up a push.
+
+Request ids sort by time (request_ids.py), so "older than" is a range of the primary key
+(tenant_id, request_id): each batch is an index range, whatever the size of the log.
+"""
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from pushapi.request_ids import first_request_id_at
+from pushapi.store.tables import push_log, tenants
+
+log = logging.getLogger("pushapi.retention")
+
+BATCH = 1000  # entries deleted per transaction
+PAUSE = 0.05  # seconds between batches, so that pushes get the database in between
+EVERY = 3600.0  # seconds between prunings of a running server
+
+
+def prune_push_log(engine: Engine, days: int, now: datetime | None = None) -> int:
+    """Delete the push log entries older than `days` days (0: none); the number deleted."""
+    if days <= 0:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    before = first_request_id_at(int(cutoff.timestamp() * 1000))
+    with engine.connect() as conn:
+        tenant_ids = list(conn.execute(select(tenants.c.tenant_id)).scalars())
+    deleted = 0
+    for tenant_id in tenant_ids:
+        while True:
+            with engine.connect().execution_options(write=True) as conn, conn.begin():
+                oldest = (
+                    select(push_log.c.request_id)
+                    .where(push_log.c.tenant_id == tenant_id, push_log.c.request_id < before)
+                    .order_by(push_log.c.request_id)
+                    .limit(BATCH)
+                )
+                ids = list(conn.execute(oldest).scalars())
+                if ids:
+                    conn.execute(
+                        delete(push_log).where(
+                            push_log.c.tenant_id == tenant_id, push_log.c.request_id.in_(ids)
+                        )
+                    )
+            deleted += len(ids)
+            if len(ids) < BATCH:
+                break
+            time.sleep(PAUSE)
+    return deleted
+
+
+class Pruner:
+    """A daemon thread that prunes the push log once soon after startup, then every EVERY s."""
+
+    def __init__(self, engine: Engine, days: int) -> None:
+        self.engine = engine
+        self.days = days
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.days > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="pushapi-pruner", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        delay = 60.0  # let the server start first
+        while not self._stop.wait(delay):
+            try:
+                deleted = prune_push_log(self.engine, self.days)
+                if deleted:
+                    log.info("push log pruned", extra={"fields": {"deleted": deleted}})
+            except SQLAlchemyError:
+                log.warning("push log pruning failed; will try again", exc_info=True)
+            delay = EVERY

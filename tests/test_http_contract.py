@@ -2,7 +2,9 @@
 atomicity and counts, on every engine."""
 
 import json
+import os
 import re
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 import sqlalchemy.exc
 
 import pushapi.store.contacts
+from pushapi.config import Settings
 from pushapi.store.tenants import create_key, revoke_key
 
 PUSH = "/v2/contactinfo"
@@ -564,3 +567,40 @@ def test_empty_array_is_200_with_zero_counts(client, tenant, snapshot):
         "warnings": [],
     }
     assert snapshot(tenant) == before
+
+
+REDIS_URL = os.environ.get("PUSHAPI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_or_skip() -> None:
+    """Redis for the shared rate limits; skipped when away, unless PUSHAPI_REQUIRE_REDIS=1
+    (CI), which makes it a failure."""
+    host, port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(16).startswith(b"+PONG")
+    except (OSError, AssertionError) as error:
+        message = f"Redis not reachable at {REDIS_URL}: {error}"
+        if os.environ.get("PUSHAPI_REQUIRE_REDIS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def test_rate_limits_kept_in_redis_are_shared_by_every_worker(make_client, make_tenant):
+    redis_or_skip()
+    workers = [make_client(rate_limit_per_minute=3, rate_limit_storage=REDIS_URL) for _ in range(2)]
+    tenant, other = make_tenant(), make_tenant()
+    statuses = [
+        worker.post(PUSH, json=[], headers=tenant.headers).status_code
+        for worker in (workers[0], workers[1], workers[0], workers[1])
+    ]
+    assert statuses == [200, 200, 200, 429]  # three a minute, whichever worker counts them
+    answer = workers[1].post(PUSH, json=[], headers=tenant.headers)
+    assert answer.status_code == 429 and answer.headers["ratelimit-remaining"] == "0"
+    assert workers[0].post(PUSH, json=[], headers=other.headers).status_code == 200
+
+
+def test_a_rate_limit_storage_that_is_not_memory_or_redis_is_refused():
+    with pytest.raises(ValueError, match="expected memory:"):
+        Settings(rate_limit_storage="memcached://127.0.0.1:11211")

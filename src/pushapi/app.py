@@ -1,6 +1,7 @@
 """The application factory: `create_app(settings)` builds the engine, the routes and the
 middleware that gives every request its id, its log line and its metrics."""
 
+import asyncio
 import gc
 import logging
 import time
@@ -205,6 +206,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pruner.start()
         yield
         pruner.stop()
+        limiter = getattr(app.state, "rate_limiter", None)  # (event loop, RateLimiter)
+        if limiter is not None and limiter[0] is asyncio.get_running_loop():
+            await limiter[1].close()
         writer.close()
         engine.dispose()
         app.state.health_engine.dispose()

@@ -3,13 +3,17 @@
 At most PUSHAPI_RATE_LIMIT_PER_MINUTE pushes of a tenant in any 60 seconds (a moving window).
 The counts live where PUSHAPI_RATE_LIMIT_STORAGE says: `memory://` (the default) counts in each
 worker process apart, so N workers allow N times the rate; `redis://host:6379/0` counts in
-Redis, shared by every worker and node.
+Redis, shared by every worker and node (give each deployment a database of its own: the counts
+are kept by tenant code).
 """
 
+import inspect
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import coredis
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -49,11 +53,25 @@ class RateLimiter:
     def __init__(self, per_minute: int, storage_url: str) -> None:
         self.item: RateLimitItem = RateLimitItemPerMinute(max(per_minute, 1))
         self.per_minute = per_minute
-        self._limiter = MovingWindowRateLimiter(storage_from_string(async_storage_url(storage_url)))
+        options: dict[str, Any] = {}
+        self._pool: Any = None
+        if not storage_url.startswith("memory"):
+            # A pool of our own, so that its connections are closed with the server.
+            self._pool = options["connection_pool"] = coredis.ConnectionPool.from_url(storage_url)
+        storage = storage_from_string(async_storage_url(storage_url), **options)
+        self._limiter = MovingWindowRateLimiter(storage)
 
-    async def take(self, tenant_id: int) -> Decision:
-        """Count one push of the tenant, unless the limit is reached."""
-        key = str(tenant_id)
+    async def close(self) -> None:
+        """Close the connections to Redis, if any."""
+        if self._pool is not None:
+            done = self._pool.disconnect()
+            if inspect.isawaitable(done):
+                await done
+
+    async def take(self, tenant: str) -> Decision:
+        """Count one push of the tenant (its code: unique in a deployment, and the same on every
+        node), unless the limit is reached."""
+        key = tenant
         allowed = await self._limiter.hit(self.item, "push", key)
         stats = await self._limiter.get_window_stats(self.item, "push", key)
         reset = max(0, math.ceil(stats.reset_time - time.time()))

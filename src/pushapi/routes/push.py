@@ -112,7 +112,7 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
     try:
         if settings.rate_limit_per_minute > 0:
             limiter = _per_loop(state, "rate_limiter", lambda: _limiter(settings))
-            decision = await limiter.take(caller.tenant.tenant_id)
+            decision = await limiter.take(caller.tenant.code)
             rate_headers = decision.headers()
             if not decision.allowed:
                 raise RateLimited(

@@ -738,3 +738,17 @@ def test_rule_is_skipped_when_a_field_it_reads_failed():
     raw = {"ContactId": "C201", "IsOrganization": "maybe"}
     parse_object(CONTACT_DETAILS, raw, 0, "ContactDetails", report)
     assert [issue.path for issue in report.errors] == ["ContactDetails.IsOrganization"]
+
+
+@pytest.mark.parametrize(
+    "text", ["6.9E90499507331944059250", "1e-99999999999999999999", " 1E999999999999999999 "]
+)
+def test_decimal_strings_with_exponents_past_what_decimal_holds_are_refused_not_500(text):
+    assert "at most 38 digits" in problem_of(parse_decimal, text)
+
+
+def test_a_decimal_string_with_a_huge_exponent_is_a_400_naming_the_field(client, tenant):
+    record = {"ProductId": "p", "ProductName": "P", "Price": "6.90237103E90499507331944059250"}
+    response = client.post("/v2/product", json=[record], headers=tenant.headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["path"] == "Price"

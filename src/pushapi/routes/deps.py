@@ -14,19 +14,43 @@ from sqlalchemy import Connection
 from starlette.convertors import Convertor, register_url_convertor
 
 from pushapi.errors import InvalidParameter
+from pushapi.schema.openapi import BOOL_STRING, DATETIME_STRING
 from pushapi.schema.values import ValueProblem, parse_bool, parse_datetime
 from pushapi.store.documents import dump_document
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
+# The query parameters, described as exactly as the server reads them (a value out of these is
+# answered 400 invalid_parameter).
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")]
-Cursor = Annotated[str | None, Query(description="nextCursor of the previous page")]
+Cursor = Annotated[
+    str | None,
+    Query(description="nextCursor of the previous page", pattern=CURSOR_PATTERN),
+]
 IncludeDeleted = Annotated[
-    str | None, Query(alias="includeDeleted", description="true: soft-deleted records too")
+    str | None,
+    Query(
+        alias="includeDeleted",
+        description="true: soft-deleted records too (true or false, in any letter case)",
+        json_schema_extra={"pattern": BOOL_STRING},
+    ),
 ]
 ModifiedSince = Annotated[
-    str | None, Query(alias="modifiedSince", description="Only records changed since (DateTime)")
+    str | None,
+    Query(
+        alias="modifiedSince",
+        description="Only records changed since (DateTime)",
+        json_schema_extra={"pattern": DATETIME_STRING},
+    ),
+]
+At = Annotated[
+    str | None,
+    Query(
+        description="DateTime at which membership is active; default now",
+        json_schema_extra={"pattern": DATETIME_STRING},
+    ),
 ]
 
 

@@ -1,15 +1,15 @@
 """Reading groups back (SPEC 5): each with its Kind, and a group's active members."""
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
 from pushapi.routes.deps import (
     DEFAULT_LIMIT,
     ID_PARAM,
+    At,
     ConnDep,
     Cursor,
     Limit,
@@ -48,9 +48,7 @@ def read_group(
     group_id: str,
     caller: CallerDep,
     conn: ConnDep,
-    at: Annotated[
-        str | None, Query(description="DateTime at which membership is active; default now")
-    ] = None,
+    at: At = None,
 ) -> Response:
     moment = parse_moment("at", at) or format_datetime(datetime.now(UTC))
     group = get_group(conn, caller.tenant, group_id, moment)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pushapi.auth import CallerDep
 from pushapi.errors import NotFound
 from pushapi.routes.deps import (
+    CURSOR_PATTERN,
     DEFAULT_LIMIT,
     ID_PARAM,
     ConnDep,
@@ -54,7 +55,8 @@ def read_list(
     conn: ConnDep,
     limit: MemberLimit = DEFAULT_MEMBER_LIMIT,
     cursor: Annotated[
-        str | None, Query(description="nextCursor of the previous page of ContactIds")
+        str | None,
+        Query(description="nextCursor of the previous page of ContactIds", pattern=CURSOR_PATTERN),
     ] = None,
 ) -> Response:
     """The list's attributes and its ContactIds in ContactId order; `nextCursor` fetches more."""

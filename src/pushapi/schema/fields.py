@@ -90,6 +90,8 @@ class Field:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
     item: "ObjectSchema | None" = None
+    # For the OpenAPI document only: the values a rule of the object takes (a regular expression).
+    pattern: str | None = None
     length_limit: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,10 @@ LIST_MODES = {
     "remove": ListMode.REMOVE,
     "replace": ListMode.REPLACE,
 }
+# The modes in any letter case, as a regular expression (for the OpenAPI document).
+MODE_PATTERN = "^(?:{})$".format(
+    "|".join("".join(f"[{c.upper()}{c}]" for c in mode) for mode in LIST_MODES)
+)
 
 
 def list_mode(record: Record) -> ListMode:
@@ -52,6 +56,7 @@ LIST = ObjectSchema(
             Need.REQUIRED,
             "Add (or Append): members become the union; Remove: the difference; Replace: exactly "
             "ContactIds (empty or left out clears the list). Any letter case",
+            pattern=MODE_PATTERN,
         ),
         Field(
             "ContactIds",

@@ -4,7 +4,15 @@ and as read back (what the read API returns: every field, normalised)."""
 from typing import Any
 
 from pushapi.schema.fields import Field, Need, ObjectSchema, walk
-from pushapi.schema.values import DATETIME_FORMATS, Kind
+from pushapi.schema.values import (
+    BOOL_PATTERN,
+    DATETIME_FORMATS,
+    DATETIME_PATTERN,
+    DECIMAL_PATTERN,
+    INTEGER_PATTERN,
+    SPACE_CLASS,
+    Kind,
+)
 
 READ_SUFFIX = "Record"  # a component of the read-back form: "ContactDetailsRecord"
 UTC_MILLIS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
@@ -12,6 +20,20 @@ UTC_MILLIS = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def blank_or(pattern: str, strip: bool = False) -> str:
+    """A string that is blank (no value, SPEC 3.1) or matches `pattern` (around which white
+    space is allowed, with `strip`)."""
+    if strip:
+        return f"^{SPACE_CLASS}*(?:{pattern})?{SPACE_CLASS}*$"
+    return f"^(?:{SPACE_CLASS}*|{pattern})$"
+
+
+# Required text: at least one character that is not white space.
+NOT_BLANK = f"[^{SPACE_CLASS[1:-1]}]"
+DATETIME_STRING = blank_or(DATETIME_PATTERN)
+BOOL_STRING = blank_or(BOOL_PATTERN, strip=True)
 
 
 def field_schema(f: Field) -> dict[str, Any]:
@@ -24,17 +46,26 @@ def field_schema(f: Field) -> dict[str, Any]:
         assert f.item is not None
         schema = {"type": "array", "items": _ref(f.item.name)}
     elif kind is Kind.ID_LIST:
-        schema = {"type": "array", "items": {"type": "string", "maxLength": f.length_limit}}
+        item = {"type": "string", "maxLength": f.length_limit, "pattern": NOT_BLANK}
+        schema = {"type": "array", "items": item}
     elif kind in (Kind.ID, Kind.STRING):
         schema = {"type": "string", "maxLength": f.length_limit}
+        if f.pattern is not None:
+            schema["pattern"] = f.pattern
+        elif f.need is Need.REQUIRED:
+            schema["pattern"] = NOT_BLANK
     elif kind is Kind.INT:
-        schema = {"type": ["integer", "string"], "format": "int32"}
+        schema = {"type": ["integer", "string"], "pattern": blank_or(INTEGER_PATTERN, True)}
     elif kind is Kind.BOOL:
-        schema = {"type": ["boolean", "string"], "description": 'true/false or "true"/"false"'}
+        schema = {
+            "type": ["boolean", "string"],
+            "pattern": BOOL_STRING,
+            "description": 'true/false or "true"/"false" in any letter case',
+        }
     elif kind is Kind.DECIMAL:
-        schema = {"type": ["number", "string"], "format": "decimal"}
+        schema = {"type": ["number", "string"], "pattern": blank_or(DECIMAL_PATTERN, True)}
     else:
-        schema = {"type": "string", "format": "date-time", "description": DATETIME_FORMATS}
+        schema = {"type": "string", "pattern": DATETIME_STRING, "description": DATETIME_FORMATS}
     if f.minimum is not None:
         schema["minimum"] = float(f.minimum)
     if f.maximum is not None:

@@ -46,12 +46,21 @@ DATETIME_FORMATS = (
     "or a date yyyy-MM-dd"
 )
 
-# re.ASCII: a bare \d also matches the digits of other scripts ("٢٠٢٣"), which int() accepts.
-_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?([Zz]|[+-]\d{2}:\d{2})?)?",
-    re.ASCII,
+# The accepted forms of values written as strings, as regular expressions (Python's and, in the
+# OpenAPI document, JSON Schema's: both read these the same way).
+DATETIME_PATTERN = (
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,7}))?([Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
 )
+INTEGER_PATTERN = r"[+-]?[0-9]+"
+DECIMAL_PATTERN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+BOOL_PATTERN = r"[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]"
+# What str.isspace() calls white space (blank strings are no value, SPEC 3.1), as a character
+# class: JSON Schema's \s is another set.
+SPACE_CLASS = "[\t\n\x0b\x0c\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+# [0-9], not \d: a bare \d also matches the digits of other scripts ("٢٠٢٣"), which int() takes.
+_DATETIME = re.compile(DATETIME_PATTERN)
 # The form AMS exports and read-backs use: milliseconds and a zone. The pattern checks each field's
 # range (month 01-12, hour 00-23, ...), leaving only the length of the month to check.
 _MILLIS_ZONED = re.compile(
@@ -60,8 +69,8 @@ _MILLIS_ZONED = re.compile(
     re.ASCII,
 )
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # a leap year's
-_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INTEGER = re.compile(INTEGER_PATTERN)
+_DECIMAL = re.compile(DECIMAL_PATTERN)
 
 
 def describe_json(raw: Any) -> str:
@@ -160,7 +169,12 @@ def parse_decimal(raw: Any) -> Decimal | None:
             return None
         if not _DECIMAL.fullmatch(text):
             raise ValueProblem(f"expected a decimal number, got the string {raw[:40]!r}")
-        value = Decimal(text)
+        try:
+            value = Decimal(text)
+        except ArithmeticError:  # an exponent past what Decimal holds: "1E99999999999999999999"
+            raise ValueProblem(
+                f"expected a decimal of at most {DECIMAL_MAX_DIGITS} digits"
+            ) from None
     else:
         raise ValueProblem(f"expected a decimal number, got {describe_json(raw)}")
     if not value.is_finite():

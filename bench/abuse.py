@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"machine": machine_info(), "engine": args.engine}
-    body = body_of_size(MAX_BODY_BYTES - 64 * 1024, 10_000)
+    body = body_of_size(MAX_BODY_BYTES - 64 * 1024, 10_000, first=1)
     with tempfile.TemporaryDirectory(prefix="pushapi-abuse-") as workdir:
         with fresh_databases(args.engine, Path(workdir), args.postgres_url) as databases:
             key = create_tenant(databases.server_url)

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.modules import plain_python
 
-from pushapi.schema import compiled, values, warnings
+from pushapi.schema import compiled, finishing, values, warnings
 from pushapi.schema.contact import CONTACT_INFO
 from pushapi.schema.fields import Report, parse_object
 from pushapi.schema.values import NaiveDateTime, ValueProblem, parse_datetime
@@ -165,6 +165,7 @@ def test_millis_zoned_agrees_with_the_python_rules(raw: str) -> None:
 # The pattern docs/integrators.md gives for a plausible e-mail address (\s: str.isspace()).
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PLAIN_WARNINGS = plain_python(warnings)
+PLAIN_FINISHING = plain_python(finishing)
 
 
 @settings(max_examples=3000, deadline=None, database=None)
@@ -291,3 +292,29 @@ def test_compiled_contact_rows_normalise_as_their_python_source(
     python_parts, python_record = normalised(record, PLAIN_CONTACT_ROWS, essentials)
     assert compiled_parts == python_parts  # rows, attributes, references, orders
     assert compiled_record == python_record  # the document as stored
+
+
+# -- schema/finishing.count_entries: a JSON array's entries, counted without building them -----
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(
+    entries=st.lists(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+            ),
+            max_leaves=6,
+        ),
+        max_size=12,
+    ),
+    spaced=st.booleans(),
+)
+def test_count_entries_counts_what_json_reads(entries: list[Any], spaced: bool) -> None:
+    import json
+
+    text = json.dumps(entries, indent=1 if spaced else None).encode()
+    for module in (finishing, PLAIN_FINISHING):
+        assert module.count_entries(text) == len(entries), text

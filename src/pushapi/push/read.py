@@ -26,6 +26,7 @@ from pushapi.schema.fields import (
     object_pairs,
     parse_object,
 )
+from pushapi.schema.finishing import count_entries
 from pushapi.schema.values import Kind
 from pushapi.store.records import Recognised
 
@@ -36,7 +37,6 @@ RecordWarnings = Callable[[Record, int, str, Report], None]
 # entries than a few times the limits allow).
 LARGE_RECORD = 64 * 1024
 _TOP_LEVEL = msgspec.json.Decoder(dict[str, Raw])
-_ENTRIES = msgspec.json.Decoder(list[Raw])
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +90,10 @@ def counted_too_large(schema: ObjectSchema, raw: Raw, limits: RecordLimits, inde
         if text.nbytes == 0 or text[0] != ord("["):
             continue
         limit, _ = limits.of(spec)  # type: ignore[misc]
-        if bytes(text).count(b",") < limit:
+        array = bytes(text)
+        if array.count(b",") < limit:
             continue  # fewer commas than the limit: fewer entries too
-        try:
-            count = len(_ENTRIES.decode(value))
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-            continue
-        too_large |= _too_many(spec, count, limits, index, report)
+        too_large |= _too_many(spec, count_entries(array), limits, index, report)
     return too_large
 
 

@@ -99,6 +99,39 @@ def unescaped_quotes(text: bytes) -> int:
     return int(quotes)
 
 
+def count_entries(text: bytes) -> int:
+    """The entries of a JSON array (its valid text), counted in one pass without building them:
+    the commas outside strings at the array's own depth, plus one unless it is empty."""
+    depth: cython.Py_ssize_t = 0
+    commas: cython.Py_ssize_t = 0
+    in_string: cython.bint = False
+    escaped: cython.bint = False
+    empty: cython.bint = True
+    byte: cython.uchar
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 92:  # a backslash
+                escaped = True
+            elif byte == 34:  # the closing quote
+                in_string = False
+            continue
+        if byte == 32 or byte == 9 or byte == 10 or byte == 13:  # white space between tokens
+            continue
+        if depth == 1:
+            empty = empty and byte == 93  # anything but the closing bracket is an entry
+            if byte == 44:  # a comma between two entries of the array
+                commas += 1
+        if byte == 34:
+            in_string = True
+        elif byte == 91 or byte == 123:  # [ {
+            depth += 1
+        elif byte == 93 or byte == 125:  # ] }
+            depth -= 1
+    return 0 if empty else int(commas + 1)
+
+
 @cython.cclass
 class Step:
     """How one field's value, as msgspec read it, is finished (the value is never None)."""

@@ -56,7 +56,8 @@ def _sqlite_health(database: str | None) -> str:
     if not _opens_for_writing(path):
         return READ_ONLY
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0.2)
+        # No wait for the write lock: a database busy with a write can be written.
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=0)
     except sqlite3.Error:
         return UNREACHABLE
     try:

@@ -1,6 +1,6 @@
 """`pushapi push ENDPOINT FILE` (SPEC 2) against a real server process: each file format, CSV
-column conventions, errors by file line, exit codes, --json, --dry-run, the progress bar; and the
-file readers (pushapi.cli.files) on their own."""
+column conventions, errors by file line, exit codes, --json, --check-locally, --dry-run,
+--on-error, the progress bar; and the file readers (pushapi.cli.files) on their own."""
 
 import json
 import os
@@ -20,7 +20,7 @@ from support.server import ServerProcess, free_port, launch_server
 from pushapi.cli import app as cli_app
 from pushapi.cli import run
 from pushapi.cli.files import FileProblem, RecordFile
-from pushapi.client import PushClient
+from pushapi.client import NotFound, PushClient
 
 
 @dataclass
@@ -193,6 +193,7 @@ def test_json_summary_is_machine_readable(push, reader, tmp_path):
     assert ran.code == 1
     summary = json.loads(ran.out)
     assert summary["endpoint"] == "contactinfo" and summary["dry_run"] is False
+    assert summary["checked_locally"] is False and summary["rejected"] == 0
     assert (summary["records"], summary["batches"], summary["rejected_batches"]) == (7, 3, 1)
     assert (summary["created"], summary["received"], summary["not_applied"]) == (4, 4, 3)
     assert [(e["record"], e["line"], e["path"]) for e in summary["errors"]] == [
@@ -205,7 +206,9 @@ def test_json_summary_is_machine_readable(push, reader, tmp_path):
     assert logged["status"] == 400 and logged["errorCount"] == 2
 
 
-def test_dry_run_finds_what_the_server_finds_and_sends_nothing(pushapi, push, reader, tmp_path):
+def test_check_locally_finds_what_the_server_finds_and_sends_nothing(
+    pushapi, push, reader, tmp_path
+):
     text = """
 ContactId,FirstName,LastName,Age,Nickname,Groups[0].GroupId,Groups[0].BeginDate,Groups[0].EndDate
 D1,Ann,,x,Annie,G1,2024-01-01,2023-01-01
@@ -213,19 +216,20 @@ D2,,,,,,2024-01-01,
 D3,Cy,Oh,3,,G1,2024-01-01T10:00:00,
 """
     path = write(tmp_path / "d.csv", text)
-    dry = pushapi("push", "contactinfo", str(path), "--dry-run", "--json")  # no key, no server
+    dry = pushapi("push", "contactinfo", str(path), "--check-locally", "--json")  # no key, server
     assert dry.code == 1, dry
     assert list(reader.iter_pushes()) == []
     checked = json.loads(dry.out)
-    assert checked["dry_run"] is True
+    assert checked["checked_locally"] is True and checked["dry_run"] is False
     real = json.loads(push("contactinfo", str(path), "--json").out)
     assert checked["errors"] == real["errors"]
     assert len(checked["errors"]) == 4  # Age, EndDate before BeginDate, names, GroupId
     assert {w["path"] for w in checked["warnings"]} >= {"ContactDetails.Nickname"}
 
 
-def test_dry_run_of_valid_records_exits_0(pushapi, tmp_path):
-    ran = pushapi("push", "contactinfo", str(write(tmp_path / "m.csv", MEMBERS_CSV)), "--dry-run")
+def test_check_locally_of_valid_records_exits_0(pushapi, tmp_path):
+    path = str(write(tmp_path / "m.csv", MEMBERS_CSV))
+    ran = pushapi("push", "contactinfo", path, "--check-locally")
     assert ran.code == 0, ran
     assert "Checked 2 records" in ran.out and "errors: 0" in ran.out
 
@@ -439,3 +443,54 @@ def test_list_csv_records_start_at_their_first_row(tmp_path):
         {"ListId": "L2", "Mode": "Add", "ContactIds": ["B"]},
     ]
     assert (found.where(0), found.where(1)) == ("line 2", "line 3")
+
+
+# -- SPEC 3.2 options: --dry-run (the server's), --on-error ---------------------------------
+
+MIXED_CSV = """
+ContactId,FirstName,LastName,Age
+M1,Ann,Lee,40
+M2,Bo,Ng,old
+M3,Cy,Oh,
+M4,,,
+"""
+
+
+def test_dry_run_asks_the_server_and_changes_nothing(push, reader, tmp_path):
+    path = write(tmp_path / "members.csv", MEMBERS_CSV)
+    ran = push("contactinfo", str(path), "--dry-run")
+    assert ran.code == 0, ran
+    assert "as a dry run: nothing was changed" in ran.out
+    assert "created 2, updated 0, deleted 0, unchanged 0, rejected 0" in ran.out
+    with pytest.raises(NotFound):
+        reader.get_contact("A1")
+    (logged,) = list(reader.iter_pushes())
+    assert logged["dryRun"] is True and logged["created"] == 2
+    summary = json.loads(push("contactinfo", str(path), "--dry-run", "--json").out)
+    assert summary["dry_run"] is True and summary["created"] == 2
+    assert push("contactinfo", str(path)).code == 0
+    assert reader.get_contact("A1")["ContactDetails"]["FirstName"] == "Ann"
+
+
+def test_on_error_skip_applies_the_valid_records_and_names_the_others(push, reader, tmp_path):
+    path = write(tmp_path / "mixed.csv", MIXED_CSV)
+    ran = push("contactinfo", str(path), "--on-error", "skip")
+    assert ran.code == 1, ran  # not every record was applied
+    assert "created 2, updated 0, deleted 0, unchanged 0, rejected 2" in ran.out
+    assert "skipped: 2 invalid records left out (--on-error skip)" in ran.out
+    assert "line 3: ContactDetails.Age:" in ran.out  # the file's line of the record
+    assert reader.get_contact("M1") and reader.get_contact("M3")
+    with pytest.raises(NotFound):
+        reader.get_contact("M2")
+    summary = json.loads(push("contactinfo", str(path), "--on-error", "skip", "--json").out)
+    assert (summary["rejected"], summary["unchanged"], summary["not_applied"]) == (2, 2, 2)
+    assert {(e["record"], e["line"]) for e in summary["errors"]} >= {(2, 3), (4, 5)}
+
+
+def test_on_error_reject_is_the_default_and_other_values_are_refused(push, reader, tmp_path):
+    path = write(tmp_path / "mixed.csv", MIXED_CSV)
+    ran = push("contactinfo", str(path))
+    assert ran.code == 1 and "rejected: 1 of 1 batches, 4 records not applied" in ran.out
+    with pytest.raises(NotFound):
+        reader.get_contact("M1")
+    assert_one_line_error(push("contactinfo", str(path), "--on-error", "ignore"), 2, "--on-error")

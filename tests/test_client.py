@@ -53,9 +53,11 @@ class FaultTransport(httpx.BaseTransport):
         self.faults = list(faults)
         self.network = httpx.HTTPTransport()
         self.bodies: list[bytes] = []
+        self.requests: list[httpx.Request] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.bodies.append(request.read())
+        self.requests.append(request)
         if self.faults:
             return self.faults.pop(0)(request, self.network)
         return self.network.handle_request(request)
@@ -192,16 +194,22 @@ def test_retry_on_503_and_connection_errors_with_growing_backoff(server, tenant)
     assert "ConnectError" in notices[1]
 
 
-def test_retry_after_a_lost_answer_is_safe_because_pushes_are_idempotent(server, tenant):
+def test_retry_after_a_lost_answer_is_a_replay_not_a_second_push(server, tenant):
     transport = FaultTransport(lose_answer)
     with PushClient(
         server.base_url, tenant.api_key, transport=transport, sleep=lambda _s: None
     ) as client:
         summary = client.push_contacts([contact(1), contact(2)])
         log = list(client.iter_pushes())
-    # The first delivery was applied; the retry of the same records changed nothing.
-    assert (summary.created, summary.unchanged, summary.retries) == (0, 2, 1)
-    assert [(entry["created"], entry["unchanged"]) for entry in log] == [(0, 2), (2, 0)]
+    # The first delivery was applied and its answer lost; the retry carried the same
+    # Idempotency-Key, so the server answered it with the first answer and applied nothing.
+    assert (summary.created, summary.unchanged, summary.retries) == (2, 0, 1)
+    (batch,) = summary.batches
+    assert batch.replayed is True
+    assert [(entry["created"], entry["unchanged"]) for entry in log] == [(2, 0)]
+    assert batch.request_id == log[0]["requestId"]
+    first, retry = transport.requests[:2]
+    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"]
 
 
 def test_rate_limited_server_retry_after_is_honoured_then_typed_error(strict_server, tenant):
@@ -393,3 +401,68 @@ def test_client_knows_every_push_endpoint_of_the_server():
     from pushapi.push.endpoints import PUSH_ENDPOINTS
 
     assert tuple(endpoint.name for endpoint in PUSH_ENDPOINTS) == ENDPOINTS
+
+
+# -- SPEC 3.2 options: dry_run, on_error, idempotency_key --------------------------------------
+
+
+def test_dry_run_counts_what_a_push_would_do_and_changes_nothing(server, tenant):
+    transport = FaultTransport()
+    with PushClient(server.base_url, tenant.api_key, transport=transport) as client:
+        summary = client.push_contacts([contact(1), contact(2)], dry_run=True)
+        assert (summary.created, summary.batches[0].dry_run) == (2, True)
+        with pytest.raises(NotFound):
+            client.get_contact("C0001")
+    sent = transport.requests[0]
+    assert sent.url.params["dryRun"] == "true"
+    assert "idempotency-key" not in sent.headers  # a dry run keeps no answer
+
+
+def test_on_error_skip_applies_valid_records_and_reports_the_others(server, tenant):
+    records = [contact(n) for n in range(6)]
+    records[1] = {"ContactDetails": {"ContactId": "bad1", "Age": "x", "LastName": "L"}}
+    records[4] = {"ContactDetails": {"ContactId": "bad4", "Age": "y", "LastName": "L"}}
+    with PushClient(server.base_url, tenant.api_key) as client:
+        summary = client.push_contacts(records, batch_size=3, on_error="skip")
+        assert (summary.created, summary.skipped, summary.ok) == (4, 2, False)
+        assert [(e.index, e.path) for e in summary.errors] == [
+            (1, "ContactDetails.Age"),
+            (4, "ContactDetails.Age"),
+        ]
+        assert [b.rejected for b in summary.batches] == [1, 1]
+        with pytest.raises(ValidationFailed) as raised:
+            summary.raise_for_errors()
+        assert "2 records not applied" in raised.value.message
+        with pytest.raises(NotFound):
+            client.get_contact("bad1")
+        with pytest.raises(ValueError, match="on_error"):
+            client.push_contacts(records, on_error="ignore")  # type: ignore[typeddict-item]
+
+
+def test_a_given_idempotency_key_names_each_batch_and_replays_a_whole_push(server, tenant):
+    records = [contact(n) for n in range(5)]
+    transport = FaultTransport()
+    with PushClient(server.base_url, tenant.api_key, transport=transport) as client:
+        first = client.push_contacts(records, batch_size=2, idempotency_key="nightly-42")
+        again = client.push_contacts(records, batch_size=2, idempotency_key="nightly-42")
+        log = list(client.iter_pushes())
+        with pytest.raises(ValueError, match="idempotency_key"):
+            client.push_contacts(records, idempotency_key="with space")
+    keys = [r.headers["idempotency-key"] for r in transport.requests if r.method == "POST"]
+    assert keys == [f"nightly-42-{n}" for n in (1, 2, 3)] * 2
+    assert (first.created, again.created) == (5, 5)  # the first answers, replayed
+    assert all(batch.replayed for batch in again.batches)
+    assert not any(batch.replayed for batch in first.batches)
+    assert len(log) == 3
+
+
+def test_a_409_of_a_batch_still_running_is_retried_after_retry_after(server, tenant):
+    sleeps: list[float] = []
+    transport = FaultTransport(answer(409, **{"Retry-After": "2"}))
+    with PushClient(
+        server.base_url, tenant.api_key, transport=transport, sleep=sleeps.append
+    ) as client:
+        summary = client.push_contacts([contact(1)])
+    assert (sleeps, summary.created, summary.retries) == ([2.0], 1, 1)
+    first, retry = transport.requests
+    assert first.headers["idempotency-key"] == retry.headers["idempotency-key"]

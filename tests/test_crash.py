@@ -94,13 +94,18 @@ def stored_counts(engine: Engine, tenant_id: int) -> dict[str, int]:
     return counted
 
 
-def push_in_background(base_url: str, tenant: TestTenant, body: bytes) -> dict[str, Any]:
+def push_in_background(
+    base_url: str, tenant: TestTenant, body: bytes, query: str = ""
+) -> dict[str, Any]:
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         try:
             response = httpx.post(
-                f"{base_url}/v2/contactinfo", content=body, headers=tenant.headers, timeout=300
+                f"{base_url}/v2/contactinfo{query}",
+                content=body,
+                headers=tenant.headers,
+                timeout=300,
             )
             outcome["status"] = response.status_code
         except httpx.TransportError as error:
@@ -134,12 +139,17 @@ class Trial:
 
 
 def kill_during_push(
-    server: ServerProcess, tenant: TestTenant, body: bytes, database_url: str, aim: str
+    server: ServerProcess,
+    tenant: TestTenant,
+    body: bytes,
+    database_url: str,
+    aim: str,
+    query: str = "",
 ) -> Trial:
     """Push `body` and SIGKILL the server: `aim` is a delay in seconds after the push's
     transaction opened, or "after-commit" (as soon as the transaction is over)."""
     trial = Trial(aim)
-    push = push_in_background(server.base_url, tenant, body)
+    push = push_in_background(server.base_url, tenant, body, query)
 
     def writing() -> bool:
         return push_is_writing(database_url, tenant.tenant_id)
@@ -212,3 +222,35 @@ def test_sigkill_during_a_large_push_leaves_all_or_nothing_and_restarts_cleanly(
     print("\n" + "\n".join(str(trial) for trial in trials))
     assert any(t.writing_at_kill and not t.applied for t in trials), "no kill tore a transaction"
     assert trials[-1].applied, "a push killed after its commit is kept"
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_push_with_on_error_skip_leaves_none_of_its_valid_records(
+    start_server: Callable[..., ServerProcess],
+    make_tenant: Callable[..., TestTenant],
+    engine: Engine,
+    database_url: str,
+) -> None:
+    """SPEC 3.2: with ?onError=skip the valid records are applied together, in one transaction:
+    a kill while it is open leaves none of them (and the push log holds nothing either)."""
+    records = json.loads(crash_batch())
+    for index in range(7, BATCH, 100):  # one record in 100 invalid: 9,900 valid
+        records[index]["ContactDetails"]["Age"] = "old"
+    body = json.dumps(records).encode()
+    valid = BATCH - len(range(7, BATCH, 100))
+    server = start_server()
+    trials = []
+    for aim in ("0", "0.3"):
+        tenant = make_tenant()
+        httpx.get(f"{server.base_url}/v2/pushes", headers=tenant.headers).raise_for_status()
+        trial = kill_during_push(server, tenant, body, database_url, aim, "?onError=skip")
+        server = start_server()
+        counted = stored_counts(engine, tenant.tenant_id)
+        trial.applied = counted["contacts"] == valid
+        expected = {"contacts": valid, "memberships": valid, "groups": GROUPS, "push_log": 1}
+        assert counted == (expected if trial.applied else dict.fromkeys(expected, 0)), trial
+        if trial.answer == "200":
+            assert trial.applied, "a 200 means committed and durable"
+        trials.append(trial)
+    print("\n" + "\n".join(str(trial) for trial in trials))
+    assert any(t.writing_at_kill and not t.applied for t in trials), "no kill tore a transaction"

@@ -119,7 +119,7 @@ def test_error_body_has_the_one_shape(client, make_client, make_tenant, monkeypa
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    expected_keys = SHAPE | {"errors"} if code == "validation_failed" else SHAPE
+    expected_keys = SHAPE | {"errors", "warnings"} if code == "validation_failed" else SHAPE
     assert set(body) == expected_keys, body
     assert body["error"] == code
     assert isinstance(body["message"], str) and body["message"].strip()

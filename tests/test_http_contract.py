@@ -303,7 +303,7 @@ def test_invalid_records_are_400_listing_every_error_with_index_and_path(client,
     before = snapshot(tenant)
     response = client.post(PUSH, json=records, headers=tenant.headers)
     body = assert_error(response, 400, "validation_failed")
-    assert set(body) == {"error", "message", "requestId", "errors"}
+    assert set(body) == {"error", "message", "requestId", "errors", "warnings"}
     found = [(error["index"], error["path"]) for error in body["errors"]]
     assert sorted(found) == sorted(expected)
     assert all(set(e) == {"index", "path", "message"} and e["message"] for e in body["errors"])
@@ -543,13 +543,14 @@ def test_counts_of_a_mixed_push_add_up_to_received(client, tenant):
         "updated",
         "deleted",
         "unchanged",
+        "rejected",
         "warnings",
     }
     assert body["received"] == len(records) == 9
     assert (body["created"], body["updated"], body["deleted"], body["unchanged"]) == (2, 3, 1, 3)
-    assert (
-        body["received"] == body["created"] + body["updated"] + body["deleted"] + body["unchanged"]
-    )
+    assert body["rejected"] == 0
+    counted = ("created", "updated", "deleted", "unchanged", "rejected")
+    assert body["received"] == sum(body[name] for name in counted)
 
 
 def test_empty_array_is_200_with_zero_counts(client, tenant, snapshot):
@@ -564,6 +565,7 @@ def test_empty_array_is_200_with_zero_counts(client, tenant, snapshot):
         "updated": 0,
         "deleted": 0,
         "unchanged": 0,
+        "rejected": 0,
         "warnings": [],
     }
     assert snapshot(tenant) == before

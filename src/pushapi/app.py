@@ -25,6 +25,7 @@ from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
 from pushapi.push.apply import BUSY_MESSAGE, PushResult
 from pushapi.push.endpoints import PUSH_ENDPOINTS
+from pushapi.push.options import asks_dry_run
 from pushapi.request_ids import new_request_id
 from pushapi.routes import groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
@@ -78,10 +79,12 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
+                # A replay of an Idempotency-Key carries the id of the answer it repeats.
+                shown = scope["state"].get("replay_of") or request_id
                 message.setdefault("headers", [])
                 message["headers"] = [
                     *message["headers"],
-                    (b"x-request-id", request_id.encode()),
+                    (b"x-request-id", shown.encode()),
                 ]
             await send(message)
 
@@ -110,13 +113,30 @@ class RequestContext:
                         "endpoint": endpoint,
                         "status": status,
                         "duration_ms": round(duration * 1000, 2),
+                        **_replay_field(scope["state"]),
                     }
                 },
             )
 
 
+def _replay_field(state: dict[str, Any]) -> dict[str, str]:
+    """The access log's mark of a replayed answer: the request id it repeats."""
+    replay_of = state.get("replay_of")
+    return {} if replay_of is None else {"replay_of": replay_of}
+
+
 def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
+
+
+PUSH_PATHS = frozenset(f"/v2/{endpoint.name}" for endpoint in PUSH_ENDPOINTS)
+
+
+def _error_body(request: Request, error: ApiError) -> bytes:
+    """An error's body; in answer to a push asking for a dry run, marked as one (SPEC 3.2)."""
+    if request.url.path in PUSH_PATHS and asks_dry_run(request.query_params.multi_items()):
+        error.extra["dryRun"] = True
+    return error.encoded(_request_id(request))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -132,7 +152,12 @@ def _install_error_handlers(app: FastAPI) -> None:
                 exc_info=(type(cause), cause, cause.__traceback__),
                 extra={"fields": {"request_id": _request_id(request)}},
             )
-        return _json(error.status, error.body(_request_id(request)), error.headers or None)
+        return Response(
+            _error_body(request, error),
+            status_code=error.status,
+            media_type="application/json",
+            headers=error.headers or None,
+        )
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
@@ -174,8 +199,11 @@ def _install_openapi(app: FastAPI) -> None:
             )
             for operations in document["paths"].values():
                 for operation in operations.values():
-                    # FastAPI declares 422 for parameters; a bad parameter answers 400 here.
-                    operation["responses"].pop("422", None)
+                    # FastAPI declares 422 for parameters; a bad parameter answers 400 here
+                    # (the push endpoints' own 422 is idempotency_key_reused).
+                    responses = operation["responses"]
+                    if responses.get("422", {}).get("description") == "Validation Error":
+                        del responses["422"]
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)

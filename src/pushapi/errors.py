@@ -1,26 +1,32 @@
 """The one error shape of the API, and the exceptions that produce it.
 
 Every error body is `{"error": code, "message": ..., "requestId": ...}`, built by `error_body`
-(validation_failed adds "errors": [Issue, ...]). Class, status and code:
+(validation_failed adds "errors" and "warnings": [Issue, ...]; a dry run adds "dryRun": true).
+Class, status and code:
 
 ApiError                      500 internal_error (what an unexpected failure answers)
   +-- InternalFailure         500 internal_error (a push's unexpected failure, with its cause)
   +-- InvalidBody             400 invalid_body
   +-- ValidationFailed        400 validation_failed (with "errors": every Issue found)
   +-- InvalidParameter        400 invalid_parameter
+  +-- InvalidIdempotencyKey   400 invalid_idempotency_key
   +-- Unauthorized            401 unauthorized
   +-- NotSupportedForPlatform 403 not_supported_for_platform
   +-- NotFound                404 not_found
   +-- RequestTimeout          408 request_timeout
+  +-- IdempotencyKeyInUse     409 idempotency_key_in_use (with Retry-After)
   +-- PayloadTooLarge         413 payload_too_large
   +-- UnsupportedMediaType    415 unsupported_media_type
   +-- MisdirectedRegion       421 wrong_region
+  +-- IdempotencyKeyReused    422 idempotency_key_reused
   +-- RateLimited             429 rate_limited (with Retry-After)
   +-- ServiceUnavailable      503 unavailable (with Retry-After)
 """
 
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,15 @@ ERROR_SCHEMA: dict[str, Any] = {
             "type": "array",
             "items": {"$ref": "#/components/schemas/Issue"},
             "description": "With validation_failed: every problem found, not only the first",
+        },
+        "warnings": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Issue"},
+            "description": "With validation_failed: the warnings found with the errors",
+        },
+        "dryRun": {
+            "type": "boolean",
+            "description": "Present (true) in every answer to a push with ?dryRun=true",
         },
     },
     "required": ["error", "message"],
@@ -78,6 +93,10 @@ class ApiError(Exception):
     def body(self, request_id: str | None) -> dict[str, Any]:
         return error_body(self.code, self.message, request_id, **self.extra)
 
+    def encoded(self, request_id: str | None) -> bytes:
+        """The body as answered, byte for byte (the bytes an Idempotency-Key keeps)."""
+        return msgspec.json.encode(self.body(request_id))
+
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
@@ -105,6 +124,32 @@ class InvalidBody(ApiError):
 
 class InvalidParameter(ApiError):
     status, code = 400, "invalid_parameter"
+
+
+class InvalidIdempotencyKey(ApiError):
+    status, code = 400, "invalid_idempotency_key"
+
+
+class IdempotencyKeyInUse(ApiError):
+    """SPEC 3.2: the key's first request is still running; retry after Retry-After seconds."""
+
+    status, code = 409, "idempotency_key_in_use"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "a request with this Idempotency-Key is still running; retry to get its answer"
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class IdempotencyKeyReused(ApiError):
+    status, code = 422, "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was used for another request (endpoint, query or body); "
+            "use a new key for a new request"
+        )
 
 
 class MisdirectedRegion(ApiError):
@@ -159,4 +204,7 @@ class ValidationFailed(ApiError):
 
     def body(self, request_id: str | None) -> dict[str, Any]:
         errors = [issue.as_json() for issue in self.issues]
-        return error_body(self.code, self.message, request_id, errors=errors)
+        warnings = [issue.as_json() for issue in self.warnings]
+        return error_body(
+            self.code, self.message, request_id, errors=errors, warnings=warnings, **self.extra
+        )

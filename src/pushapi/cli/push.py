@@ -16,6 +16,7 @@ from pushapi.client import (
     ENDPOINTS,
     PushApiError,
     PushClient,
+    PushOptions,
     PushSummary,
 )
 
@@ -32,7 +33,7 @@ def _check_url(url: str) -> None:
 
 
 def _push_records(
-    report: PushReport, url: str, api_key: str, batch_size: int, retries: int
+    report: PushReport, url: str, api_key: str, retries: int, options: PushOptions
 ) -> PushSummary:
     """Push a file's records with a progress bar; a failure that stops the push exits 2."""
     with (
@@ -40,9 +41,8 @@ def _push_records(
         PushClient(url, api_key, retries=retries, on_retry=progress.retrying) as client,
     ):
         try:
-            return client.push(
-                report.endpoint, report.records, batch_size=batch_size, progress=progress.advance
-            )
+            options["progress"] = progress.advance
+            return client.push(report.endpoint, report.records, **options)
         except PushApiError as error:
             fail(push_failure(error, url, report.endpoint), status=2)
 
@@ -77,25 +77,53 @@ def push(
     retries: Annotated[
         int, typer.Option(min=0, help="Retries of a request on 429, 5xx and connection errors")
     ] = 5,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error",
+            metavar="reject|skip",
+            help="A batch holding an invalid record: reject the batch, or skip the invalid "
+            "records and apply the others",
+        ),
+    ] = "reject",
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Validate the records locally; send nothing")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="The server checks and counts everything, and changes nothing",
+        ),
+    ] = False,
+    check_locally: Annotated[
+        bool,
+        typer.Option(
+            "--check-locally",
+            help="Validate the records with this version's rules, on this machine; send nothing",
+        ),
     ] = False,
     json: Json = False,
 ) -> None:
-    """Push a file's records in batches; exit 0 all accepted, 1 a batch rejected, 2 failed."""
+    """Push a file's records in batches; exit 0 all applied, 1 a batch rejected or a record
+    skipped, 2 failed."""
     if endpoint not in ENDPOINTS:
         fail(f"unknown endpoint {endpoint!r}; use one of {', '.join(ENDPOINTS)}", status=2)
-    if not dry_run and not api_key:
+    if on_error not in ("reject", "skip"):
+        fail(f"--on-error must be reject or skip, got {on_error!r}", status=2)
+    if not check_locally and not api_key:
         fail("no API key: pass --api-key or set PUSHAPI_API_KEY", status=2)
     _check_url(url)
+    options = PushOptions(
+        batch_size=batch_size,
+        dry_run=dry_run,
+        on_error="skip" if on_error == "skip" else "reject",
+    )
     try:
         records = RecordFile(file, endpoint, file_format, mode)
         report = PushReport(endpoint, file, records)
-        if dry_run:
+        if check_locally:
             report.check_locally()
         else:
             assert api_key is not None
-            report.summary = _push_records(report, url, api_key, batch_size, retries)
+            report.summary = _push_records(report, url, api_key, retries, options)
     except FileProblem as problem:
         fail(f"{file}: {problem}", status=2)
     except NoLocalSchema as problem:

@@ -32,7 +32,7 @@ SHOWN_RANGES = 10
 
 
 class NoLocalSchema(Exception):
-    """--dry-run for an endpoint whose field table this version does not have."""
+    """--check-locally for an endpoint whose field table this version does not have."""
 
 
 def _count(number: int, one: str, many: str) -> str:
@@ -96,7 +96,7 @@ def push_failure(error: PushApiError, url: str, endpoint: str) -> str:
 
 
 class PushReport:
-    """What a push of a file did (or, with --dry-run, what local validation found)."""
+    """What a push of a file did (or, with --check-locally, what local validation found)."""
 
     def __init__(self, endpoint: str, file: Path, records: RecordFile) -> None:
         self.endpoint = endpoint
@@ -115,7 +115,9 @@ class PushReport:
 
         endpoint = ENDPOINTS_BY_NAME.get(self.endpoint)
         if endpoint is None:
-            raise NoLocalSchema(f"--dry-run: this version cannot check /v2/{self.endpoint} records")
+            raise NoLocalSchema(
+                f"--check-locally: this version cannot check /v2/{self.endpoint} records"
+            )
         report = Report()
         for index, record in enumerate(self.records):
             parse_object(endpoint.schema, record, index, "", report)
@@ -130,6 +132,11 @@ class PushReport:
     @property
     def ok(self) -> bool:
         return not self.errors and (self.summary is None or self.summary.ok)
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether the server ran the push as a dry run (--dry-run)."""
+        return self.summary is not None and any(b.dry_run for b in self.summary.batches)
 
     def _issue_json(self, issue: Issue) -> dict[str, Any]:
         return {
@@ -162,15 +169,22 @@ class PushReport:
         if summary is None:
             lines = [
                 f"Checked {count} records of {name} for /v2/{self.endpoint} locally "
-                f"(--dry-run: nothing was sent)."
+                f"(--check-locally: nothing was sent)."
             ]
         else:
             rate = f", {count / self.seconds:.0f} records/s" if self.seconds >= 0.001 else ""
+            dry = self.dry_run
             lines = [
                 f"Sent {count} records of {name} to /v2/{self.endpoint} in "
-                f"{_count(len(summary.batches), 'batch', 'batches')} ({self.seconds:.1f} s{rate}).",
+                f"{_count(len(summary.batches), 'batch', 'batches')} ({self.seconds:.1f} s{rate})"
+                + (
+                    " as a dry run: nothing was changed; the counts say what a push would do."
+                    if dry
+                    else "."
+                ),
                 f"created {summary.created}, updated {summary.updated}, "
-                f"deleted {summary.deleted}, unchanged {summary.unchanged}",
+                f"deleted {summary.deleted}, unchanged {summary.unchanged}, "
+                f"rejected {summary.skipped}",
             ]
             if summary.retries:
                 lines.append(f"retried: {summary.retries} requests (429, 5xx or connection)")
@@ -183,8 +197,14 @@ class PushReport:
                 f"rejected: {len(rejected)} of {len(summary.batches)} batches, "
                 f"{sum(b.count for b in rejected)} records not applied ({spans}{more})"
             )
+        if summary is not None and summary.skipped:
+            lines.append(
+                f"skipped: {_count(summary.skipped, 'invalid record', 'invalid records')} "
+                "left out (--on-error skip), each named under errors; the others were applied"
+                + (" (dry run: would be)" if self.dry_run else "")
+            )
         lines += self._issue_lines("errors", self.errors)
-        if summary is not None and summary.rejected:
+        if summary is not None and not summary.ok and not self.dry_run:
             lines.append(
                 "Fix the records named above and push the file again; "
                 "records already applied will count as unchanged."
@@ -196,7 +216,8 @@ class PushReport:
         result: dict[str, Any] = {
             "endpoint": self.endpoint,
             "file": str(self.file),
-            "dry_run": self.summary is None,
+            "checked_locally": self.summary is None,
+            "dry_run": self.dry_run,
             "records": len(self.records),
             "seconds": round(self.seconds, 3),
         }
@@ -210,7 +231,8 @@ class PushReport:
                 updated=summary.updated,
                 deleted=summary.deleted,
                 unchanged=summary.unchanged,
-                not_applied=sum(batch.count for batch in summary.rejected),
+                rejected=summary.skipped,
+                not_applied=sum(batch.count for batch in summary.rejected) + summary.skipped,
                 retries=summary.retries,
             )
         result["warnings"] = [self._issue_json(issue) for issue in self.warnings]

@@ -8,9 +8,10 @@
 
 `AsyncPushClient` has the same methods, awaited. Both carry out one plan per call (a generator
 that yields the HTTP calls and pauses it needs), so batching, retries and error mapping are
-written once. Every push of the API is idempotent (full replace; list modes), so a push whose
-answer was lost may be sent again: 429 (after its Retry-After), 5xx and connection errors are
-retried with exponential backoff.
+written once. Each batch is sent with an Idempotency-Key of its own, the same on its retries, so
+a batch whose answer was lost is replayed by the server, never applied twice: 409, 429 (after
+their Retry-After), 5xx and connection errors are retried with exponential backoff. Push options
+(dry_run, on_error, idempotency_key): `PushOptions`.
 
 The typed errors and the push summary are in `pushapi.client.outcomes` (re-exported here). The
 client imports nothing of the server: it speaks the HTTP API only.
@@ -19,6 +20,7 @@ client imports nothing of the server: it speaks the HTTP API only.
 from pushapi.client.clients import AsyncPushClient, PushClient
 from pushapi.client.outcomes import (
     BatchOutcome,
+    Conflict,
     ConnectionFailed,
     ErrorResponse,
     Issue,
@@ -33,7 +35,7 @@ from pushapi.client.outcomes import (
     ValidationFailed,
     WrongRegion,
 )
-from pushapi.client.plans import DEFAULT_BATCH_SIZE, DEFAULT_URL, ENDPOINTS
+from pushapi.client.plans import DEFAULT_BATCH_SIZE, DEFAULT_URL, ENDPOINTS, PushOptions
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -41,6 +43,7 @@ __all__ = [
     "ENDPOINTS",
     "AsyncPushClient",
     "BatchOutcome",
+    "Conflict",
     "ConnectionFailed",
     "ErrorResponse",
     "Issue",
@@ -49,6 +52,7 @@ __all__ = [
     "PayloadTooLarge",
     "PushApiError",
     "PushClient",
+    "PushOptions",
     "PushSummary",
     "RateLimited",
     "ServerFailure",

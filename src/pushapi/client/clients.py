@@ -5,13 +5,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast
+from typing import Any, Self, TypeVar, Unpack, cast
 
 import httpx
 
 from pushapi.client.outcomes import PushSummary
 from pushapi.client.plans import (
-    DEFAULT_BATCH_SIZE,
     DEFAULT_URL,
     MAX_BODY_BYTES,
     Call,
@@ -19,7 +18,7 @@ from pushapi.client.plans import (
     Pause,
     Plan,
     Plans,
-    Progress,
+    PushOptions,
     Records,
     contact_query,
     flag,
@@ -51,6 +50,8 @@ class _Client:
         headers = dict(self._plans.headers)
         if call.content is not None:
             headers["Content-Type"] = "application/json"
+        if call.headers:
+            headers.update(call.headers)
         return {
             "method": call.method,
             "url": self._plans.base_url + call.path,
@@ -116,36 +117,22 @@ class PushClient(_Client):
             if cursor is None:
                 return
 
-    def push(
-        self, endpoint: str, records: Records, *,
-        batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        """Push records to `/v2/{endpoint}` in batches under the server's limits."""
-        return self._run(self._plans.push(endpoint, records, batch_size, progress))
+    def push(self, endpoint: str, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        """Push records to `/v2/{endpoint}` in batches under the server's limits (options:
+        plans.PushOptions)."""
+        return self._run(self._plans.push(endpoint, records, **options))
 
-    def push_contacts(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return self.push("contactinfo", records, batch_size=batch_size, progress=progress)
+    def push_contacts(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return self.push("contactinfo", records, **options)
 
-    def push_lists(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return self.push("list", records, batch_size=batch_size, progress=progress)
+    def push_lists(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return self.push("list", records, **options)
 
-    def push_meetings(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return self.push("meeting", records, batch_size=batch_size, progress=progress)
+    def push_meetings(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return self.push("meeting", records, **options)
 
-    def push_products(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return self.push("product", records, batch_size=batch_size, progress=progress)
+    def push_products(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return self.push("product", records, **options)
 
     def get_contact(self, contact_id: str, *, include_deleted: bool = False) -> Document:
         params = {"includeDeleted": flag(include_deleted)}
@@ -235,35 +222,23 @@ class AsyncPushClient(_Client):
                 return
 
     async def push(
-        self, endpoint: str, records: Records, *,
-        batch_size: int = DEFAULT_BATCH_SIZE, progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        """Push records to `/v2/{endpoint}` in batches under the server's limits."""
-        return await self._run(self._plans.push(endpoint, records, batch_size, progress))
+        self, endpoint: str, records: Records, **options: Unpack[PushOptions]
+    ) -> PushSummary:
+        """Push records to `/v2/{endpoint}` in batches under the server's limits (options:
+        plans.PushOptions)."""
+        return await self._run(self._plans.push(endpoint, records, **options))
 
-    async def push_contacts(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return await self.push("contactinfo", records, batch_size=batch_size, progress=progress)
+    async def push_contacts(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return await self.push("contactinfo", records, **options)
 
-    async def push_lists(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return await self.push("list", records, batch_size=batch_size, progress=progress)
+    async def push_lists(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return await self.push("list", records, **options)
 
-    async def push_meetings(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return await self.push("meeting", records, batch_size=batch_size, progress=progress)
+    async def push_meetings(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return await self.push("meeting", records, **options)
 
-    async def push_products(
-        self, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
-        progress: Progress | None = None,
-    ) -> PushSummary:  # fmt: skip
-        return await self.push("product", records, batch_size=batch_size, progress=progress)
+    async def push_products(self, records: Records, **options: Unpack[PushOptions]) -> PushSummary:
+        return await self.push("product", records, **options)
 
     async def get_contact(self, contact_id: str, *, include_deleted: bool = False) -> Document:
         params = {"includeDeleted": flag(include_deleted)}

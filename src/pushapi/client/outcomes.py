@@ -6,6 +6,7 @@ PushApiError
         +-- Unauthorized            401 unknown or revoked key
         +-- NotSupportedForPlatform 403 endpoint not on the tenant's platform
         +-- NotFound                404
+        +-- Conflict                409 idempotency_key_in_use, still after the retries
         +-- PayloadTooLarge         413 one record alone is over the server's body limit
         +-- ValidationFailed        400 validation_failed; `errors`: an Issue per record and field
         +-- WrongRegion             421 the tenant is hosted in another region
@@ -74,6 +75,10 @@ class NotFound(ErrorResponse):
     """404: no such record (or endpoint) for this tenant."""
 
 
+class Conflict(ErrorResponse):
+    """409: a request with the same Idempotency-Key was still running, after the retries."""
+
+
 class PayloadTooLarge(ErrorResponse):
     """413: a single record is larger than the server accepts in one body."""
 
@@ -106,6 +111,7 @@ _BY_STATUS: dict[int, type[ErrorResponse]] = {
     401: Unauthorized,
     403: NotSupportedForPlatform,
     404: NotFound,
+    409: Conflict,
     413: PayloadTooLarge,
     421: WrongRegion,
     429: RateLimited,
@@ -161,10 +167,13 @@ class BatchOutcome:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    rejected: int = 0  # records left out with on_error="skip" (listed in errors)
     warnings: list[Issue] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
     message: str = ""
     retries: int = 0
+    dry_run: bool = False  # nothing was changed: the counts are what the push would do
+    replayed: bool = False  # the server's answer to an earlier try of this batch (same key)
 
     @property
     def accepted(self) -> bool:
@@ -200,6 +209,11 @@ class PushSummary:
         return self._total("unchanged")
 
     @property
+    def skipped(self) -> int:
+        """Records left out of accepted batches as invalid (on_error="skip")."""
+        return self._total("rejected")
+
+    @property
     def retries(self) -> int:
         return self._total("retries")
 
@@ -226,18 +240,22 @@ class PushSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.rejected
+        """Every record applied (or, in a dry run, applicable)."""
+        return not self.rejected and not self.skipped
 
     def raise_for_errors(self) -> None:
-        """Raise ValidationFailed, with every error of every rejected batch, if any."""
+        """Raise ValidationFailed, with every error of every rejected batch and every record
+        left out, if any."""
         if self.ok:
             return
         rejected = self.rejected
+        failed = rejected or [batch for batch in self.batches if batch.rejected]
+        not_applied = sum(b.count for b in rejected) + self.skipped
         body = {
             "error": "validation_failed",
             "message": f"{len(rejected)} of {len(self.batches)} batches rejected; "
-            f"{sum(b.count for b in rejected)} records not applied",
-            "requestId": rejected[0].request_id,
+            f"{not_applied} records not applied",
+            "requestId": failed[0].request_id,
             "errors": [issue.as_json() for issue in self.errors],
         }
         raise ValidationFailed(400, body, httpx.Headers())
@@ -248,10 +266,13 @@ def batch_outcome(response: httpx.Response, first: int, count: int, retries: int
     body, status = response_body(response), response.status_code
     request_id = body.get("requestId") or response.headers.get("x-request-id")
     outcome = BatchOutcome(first, count, status, request_id, retries=retries)
+    outcome.dry_run = body.get("dryRun") is True
+    outcome.replayed = response.headers.get("idempotent-replayed") == "true"
     if status == 200:
-        for name in ("created", "updated", "deleted", "unchanged"):
+        for name in ("created", "updated", "deleted", "unchanged", "rejected"):
             setattr(outcome, name, int(body.get(name, 0)))
         outcome.warnings = shift_issues(body.get("warnings", []), first)
+        outcome.errors = shift_issues(body.get("errors", []), first)
         return outcome
     error = error_from_response(response)
     if isinstance(error, ValidationFailed):

@@ -2,12 +2,14 @@
 calls and pauses it needs and returns the method's result, so that batching, retries and error
 mapping are written once for the blocking and the asyncio client (clients.py)."""
 
+import itertools
 import random
+import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypedDict, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -27,7 +29,9 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 ENDPOINTS = ("contactinfo", "list", "meeting", "product")
 DEFAULT_BATCH_SIZE = 1000
 MAX_BODY_BYTES = 32 * 1024 * 1024  # SPEC 3: the server's default PUSHAPI_MAX_BODY_BYTES
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# 409: the first try of a batch (same Idempotency-Key) is still running on the server.
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+MAX_KEY_PREFIX = 240  # an Idempotency-Key is at most 255 characters; "-{batch}" is added
 MAX_BACKOFF = 30.0
 Document = dict[str, Any]
 Records = Iterable[Mapping[str, Any]]
@@ -40,6 +44,7 @@ class Call:
     path: str
     params: dict[str, str] | None = None
     content: bytes | None = None
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,50 @@ class Pause:
 Plan = Generator[Call | Pause, httpx.Response | None, T]
 Progress = Callable[[PushSummary, BatchOutcome], None]
 OnRetry = Callable[[float, str], None]
+OnError = Literal["reject", "skip"]
+
+
+class PushOptions(TypedDict, total=False):
+    """The options of every push method (SPEC 3.2).
+
+    batch_size: records per request (default 1000); progress: called after each batch;
+    dry_run: the server checks and counts everything and changes nothing; on_error: "skip"
+    applies the valid records of a batch and lists the others in its errors ("reject", the
+    default, applies none of a batch holding an invalid record); idempotency_key: the key of
+    the push, sent as "{key}-{n}" with its n-th batch (default: a random key per batch). Either
+    way a batch retried after a lost answer is replayed by the server, never applied twice.
+    """
+
+    batch_size: int
+    progress: Progress | None
+    dry_run: bool
+    on_error: OnError
+    idempotency_key: str | None
+
+
+def push_query(dry_run: bool, on_error: OnError) -> dict[str, str] | None:
+    """The query parameters of a push; None for the defaults."""
+    if on_error not in ("reject", "skip"):
+        raise ValueError(f"on_error must be 'reject' or 'skip', got {on_error!r}")
+    params = {}
+    if dry_run:
+        params["dryRun"] = "true"
+    if on_error == "skip":
+        params["onError"] = "skip"
+    return params or None
+
+
+def batch_keys(idempotency_key: str | None) -> Iterator[str]:
+    """The Idempotency-Key of each batch sent, in order: "{key}-1", "{key}-2", ... or random."""
+    if idempotency_key is None:
+        return (uuid.uuid4().hex for _ in itertools.count())
+    if not 1 <= len(idempotency_key) <= MAX_KEY_PREFIX or not all(
+        "!" <= character <= "~" for character in idempotency_key
+    ):
+        raise ValueError(
+            f"idempotency_key must be 1-{MAX_KEY_PREFIX} visible ASCII characters (no spaces)"
+        )
+    return (f"{idempotency_key}-{number}" for number in itertools.count(1))
 
 
 def _describe(error: httpx.TransportError) -> str:
@@ -141,12 +190,15 @@ class Plans:
         return body["items"], body["nextCursor"]
 
     def push(
-        self, endpoint: str, records: Records, batch_size: int,
-        progress: Progress | None,
+        self, endpoint: str, records: Records, *, batch_size: int = DEFAULT_BATCH_SIZE,
+        progress: Progress | None = None, dry_run: bool = False, on_error: OnError = "reject",
+        idempotency_key: str | None = None,
     ) -> Plan[PushSummary]:  # fmt: skip
         """Push every record in batches; a rejected batch is reported and the others go on."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        params = push_query(dry_run, on_error)
+        keys = None if dry_run else batch_keys(idempotency_key)  # a dry run changes nothing
         total = len(records) if isinstance(records, Sized) else 0
         summary = PushSummary(endpoint, total, -(-total // batch_size))
         batches = _batches(records, batch_size, self.max_batch_bytes)  # encoded as they go
@@ -160,9 +212,13 @@ class Plans:
                 pending.append(following)
             batch = pending.popleft()
             summary.planned_batches = max(summary.planned_batches, len(summary.batches) + 1)
+            body = b"[" + b",".join(batch) + b"]"
+            # One key per batch sent, the same on its retries: a retried batch whose first
+            # answer was lost is replayed by the server, not applied again.
+            headers = None if keys is None else {"Idempotency-Key": next(keys)}
             try:
                 response, retries = yield from self.exchange(
-                    Call("POST", f"/v2/{endpoint}", content=b"[" + b",".join(batch) + b"]")
+                    Call("POST", f"/v2/{endpoint}", params, body, headers)
                 )
                 if response.status_code == 413 and len(batch) > 1:
                     # The server's limits are below ours: halve the batch (nothing was applied).

@@ -1,15 +1,18 @@
-"""Applying a push (SPEC 3): recognise what is stored already, read and check every record,
+"""Applying a push (SPEC 3, 3.2): recognise what is stored already, read and check every record,
 apply the valid batch in one transaction together with its push-log entry, and answer.
 
-    split the body -> recognise (one read) -> read the records (no database)
-      -> write transaction: apply, push log -> PushResult
+    [Idempotency-Key: claim the key -> replay, 409 or 422]
+      split the body -> recognise (one read) -> read the records (no database)
+      -> write transaction: apply (a dry run: in a savepoint rolled back), push log,
+         the key's answer -> PushAnswer
 
 A push refused on the way is logged too, without its records (`log_refusal`).
 """
 
+import contextlib
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from sqlalchemy import Engine
@@ -19,6 +22,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from pushapi.config import Settings
 from pushapi.errors import (
     ApiError,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InternalFailure,
     Issue,
     NotSupportedForPlatform,
@@ -26,6 +31,7 @@ from pushapi.errors import (
     ValidationFailed,
 )
 from pushapi.push.endpoints import PushEndpoint
+from pushapi.push.options import DEFAULT, PushOptions
 from pushapi.push.read import (
     RecordLimits,
     SplitBody,
@@ -35,9 +41,12 @@ from pushapi.push.read import (
     warn_records,
 )
 from pushapi.schema.fields import Record, Report
+from pushapi.store import idempotency
 from pushapi.store.background import BackgroundWriter
 from pushapi.store.counts import Counts
+from pushapi.store.documents import dump_document
 from pushapi.store.engine import write_transaction
+from pushapi.store.idempotency import KeptAnswer
 from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
 from pushapi.store.records import PushBatch, Recognised, Recognition
 from pushapi.tenants import Tenant
@@ -55,6 +64,7 @@ class PushRequest:
     key_id: str
     received_at: datetime
     started: float  # time.perf_counter() when it arrived
+    options: PushOptions = DEFAULT
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -76,8 +86,18 @@ class PushLimits:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """A push sent with an Idempotency-Key (SPEC 3.2), and what makes it the same request."""
+
+    key: str
+    fingerprint: str  # push/options.request_fingerprint
+    ttl: timedelta
+
+
 class PushResult(msgspec.Struct, rename="camel"):
-    """The answer to an accepted push: received = created + updated + deleted + unchanged."""
+    """The answer to an accepted push (SPEC 3, 3.2): received = created + updated + deleted +
+    unchanged + rejected; `errors` only with ?onError=skip, `dryRun` only in a dry run."""
 
     request_id: str
     received: int
@@ -85,7 +105,31 @@ class PushResult(msgspec.Struct, rename="camel"):
     updated: int
     deleted: int
     unchanged: int
+    rejected: int
     warnings: list[Issue]
+    errors: list[Issue] | msgspec.UnsetType = msgspec.UNSET
+    dry_run: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class PushAnswer:
+    """What a push answers: its result, encoded; or, replaying an Idempotency-Key, the answer
+    kept for it (`result` None)."""
+
+    body: bytes
+    result: PushResult | None = None
+    replayed: KeptAnswer | None = None
+    status: int = 200
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The records of a push to apply, and what reading them found besides."""
+
+    batch: PushBatch
+    recognition: Recognition | None
+    rejected: int = 0  # invalid records left out (onError=skip)
+    errors: list[Issue] = field(default_factory=list)
 
 
 def check_platform(push: PushRequest) -> None:
@@ -102,23 +146,90 @@ def run_push(
     push: PushRequest,
     payload: list[bytes],
     limits: PushLimits,
-) -> PushResult:
+    keyed: KeyedRequest | None = None,
+) -> PushAnswer:
     """Read and apply the body in `payload` (taken out of it, so that it is freed once its
     records are read). A refusal raises an ApiError that knows how many records the push held;
-    an unexpected failure raises InternalFailure, caused by what failed."""
+    an unexpected failure raises InternalFailure, caused by what failed. With `keyed`, the key
+    is claimed first, and the answer kept when it is a 200 or a 400 (SPEC 3.2)."""
+    if keyed is None or push.options.dry_run:  # a dry run ignores the key
+        return _run(engine, push, payload, limits, None)
+    tenant_id = push.tenant.tenant_id
+    try:
+        found = idempotency.claim(
+            engine,
+            tenant_id,
+            keyed.key,
+            keyed.fingerprint,
+            push.request_id,
+            datetime.now(UTC),
+            keyed.ttl,
+        )
+    except (PoolTimeout, OperationalError):
+        raise ServiceUnavailable(BUSY_MESSAGE) from None
+    if found.outcome == "replay":
+        assert found.kept is not None
+        return PushAnswer(found.kept.body, replayed=found.kept, status=found.kept.status)
+    if found.outcome == "in_use":
+        raise IdempotencyKeyInUse(found.retry_after)
+    if found.outcome == "reused":
+        raise IdempotencyKeyReused()
+    try:
+        return _run(engine, push, payload, limits, keyed)
+    except ApiError as error:
+        if error.status == 400:  # the push's own answer: kept, like a 200
+            _keep_quietly(engine, push, keyed, error)
+        elif not isinstance(error, IdempotencyKeyInUse):  # (its claim is another request's)
+            _release_quietly(engine, push, keyed)
+        raise
+    except BaseException:
+        _release_quietly(engine, push, keyed)
+        raise
+
+
+def _keep_quietly(engine: Engine, push: PushRequest, keyed: KeyedRequest, error: ApiError) -> None:
+    """Keep a 400 for the key; if the database fails now, the claim lapses with its lease."""
+    tenant_id = push.tenant.tenant_id
+    body = error.encoded(push.request_id)
+    with contextlib.suppress(PoolTimeout, OperationalError):
+        idempotency.complete_alone(engine, tenant_id, keyed.key, push.request_id, 400, body)
+
+
+def _release_quietly(engine: Engine, push: PushRequest, keyed: KeyedRequest) -> None:
+    """Give up the key's claim; if the database fails now, the claim lapses with its lease."""
+    with contextlib.suppress(PoolTimeout, OperationalError):
+        idempotency.release(engine, push.tenant.tenant_id, keyed.key, push.request_id)
+
+
+def _run(
+    engine: Engine,
+    push: PushRequest,
+    payload: list[bytes],
+    limits: PushLimits,
+    keyed: KeyedRequest | None,
+) -> PushAnswer:
     report = Report()
     received = 0
     try:
         split = split_body(payload.pop(), limits.records)
         received = len(split)
-        batch, recognition = _read_batch(engine, push, split, limits.per_record, report)
+        read = _read_batch(engine, push, split, limits.per_record, report)
         del split  # the body: the batch holds the records now
-        tenant, endpoint = push.tenant, push.endpoint
+        tenant, endpoint, options = push.tenant, push.endpoint, push.options
+        batch = read.batch
         with write_transaction(engine, tenant.tenant_id) as conn:
             recognizer = endpoint.recognizer
+            recognition = read.recognition
             if recognition and recognizer and not recognizer.holds(conn, tenant, recognition):
                 batch = _read_recognised(push, batch, report)
-            counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
+            if options.dry_run:
+                # Everything the push would do, then undone: the counts and warnings it would
+                # give now, and nothing changed (SPEC 3.2).
+                savepoint = conn.begin_nested()
+                counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
+                savepoint.rollback()
+            else:
+                counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
             result = PushResult(
                 push.request_id,
                 received,
@@ -126,11 +237,29 @@ def run_push(
                 counts.updated,
                 counts.deleted,
                 counts.unchanged,
+                read.rejected,
                 report.warnings,
+                read.errors if options.skip_invalid else msgspec.UNSET,
+                True if options.dry_run else msgspec.UNSET,
             )
-            logged = _logged(push, 200, received, counts=counts, warnings=report.warnings)
+            body = dump_document(result)
+            logged = _logged(
+                push,
+                200,
+                received,
+                counts=counts,
+                rejected=read.rejected,
+                warnings=report.warnings,
+                errors=read.errors,
+            )
             write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
-        return result
+            if keyed is not None and not idempotency.complete(
+                conn, tenant.tenant_id, keyed.key, push.request_id, 200, body
+            ):
+                # The claim lapsed and another request with the key took it over: that one
+                # applies the push; this one is undone (applied once at most).
+                raise IdempotencyKeyInUse(1)
+        return PushAnswer(body, result)
     except (PoolTimeout, OperationalError):
         # No connection came free in time, or the database is busy or away: nothing changed,
         # and a retry may well succeed (SPEC 3: never left hanging, never a 500 for that).
@@ -146,9 +275,9 @@ def run_push(
 
 def _read_batch(
     engine: Engine, push: PushRequest, split: SplitBody, limits: RecordLimits, report: Report
-) -> tuple[PushBatch, Recognition | None]:
-    """The valid batch of a split body, and what was recognised in it (None for nothing);
-    ValidationFailed for any invalid record."""
+) -> _Batch:
+    """The valid batch of a split body, and what was recognised in it (None for nothing).
+    An invalid record: ValidationFailed, or with onError=skip, the record left out."""
     endpoint, tenant = push.endpoint, push.tenant
     recognition = None
     if endpoint.recognizer is not None and split.raws is not None:
@@ -157,12 +286,16 @@ def _read_batch(
     items = read_records(endpoint.schema, endpoint.reader, split, known, limits, report)
     if endpoint.warnings is not None:
         warn_records(items, endpoint.warnings, tenant.platform, report)
+    failed: set[int] = set()
     if report.errors:
-        raise ValidationFailed(report.errors, report.warnings, len(items))
-    records = [item for item in items if item is not None]
+        if not push.options.skip_invalid:
+            raise ValidationFailed(report.errors, report.warnings, len(items))
+        failed = {issue.index for issue in report.errors}
+    indexes = [i for i, item in enumerate(items) if item is not None and i not in failed]
+    records = [items[i] for i in indexes]
     digests = None if recognition is None else recognition.raw_digests
-    batch = PushBatch(records, list(range(len(records))), digests)
-    return batch, (recognition if known else None)
+    batch = PushBatch(records, indexes, digests)  # type: ignore[arg-type]
+    return _Batch(batch, recognition if known else None, len(failed), report.errors)
 
 
 def _read_recognised(push: PushRequest, batch: PushBatch, report: Report) -> PushBatch:
@@ -187,6 +320,7 @@ def _logged(
     received: int,
     *,
     counts: Counts | None = None,
+    rejected: int = 0,
     warnings: list[Issue] | None = None,
     errors: list[Issue] | None = None,
     error: str | None = None,
@@ -201,6 +335,8 @@ def _logged(
         duration_ms=push.elapsed_ms(),
         received=received,
         counts=counts or Counts(),
+        rejected=rejected,
+        dry_run=push.options.dry_run,
         warnings=warnings or [],
         errors=errors or [],
         error=error,

@@ -8,6 +8,13 @@ from typing import Any
 import msgspec
 
 from pushapi.errors import ERROR_SCHEMA
+from pushapi.push.options import (
+    DRY_RUN,
+    IDEMPOTENCY_KEY,
+    KEY_PATTERN,
+    ON_ERROR,
+    ON_ERROR_VALUES,
+)
 from pushapi.schema.fields import ObjectSchema
 from pushapi.schema.openapi import READ_SUFFIX, object_components
 
@@ -45,23 +52,75 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# SPEC 3.2: the options of every push endpoint (push/options.py reads them).
+PUSH_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": DRY_RUN,
+        "in": "query",
+        "required": False,
+        "description": "true: everything a push does except storing; the answer is the one "
+        "the push would give now, with dryRun: true (any letter case)",
+        "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+    },
+    {
+        "name": ON_ERROR,
+        "in": "query",
+        "required": False,
+        "description": "skip: invalid records are left out, listed in errors and counted in "
+        "rejected; the others are applied together. reject: any invalid record is a 400",
+        "schema": {"type": "string", "enum": list(ON_ERROR_VALUES), "default": "reject"},
+    },
+    {
+        "name": IDEMPOTENCY_KEY,
+        "in": "header",
+        "required": False,
+        "description": "1-255 visible ASCII characters, scoped to the tenant and kept "
+        "PUSHAPI_IDEMPOTENCY_TTL_HOURS (24): the same request again gets the first answer "
+        "(200 or 400) byte for byte, with Idempotent-Replayed: true, and is not applied again. "
+        "Ignored by a dry run",
+        "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
+    },
+]
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when the answer is the one kept for the Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
+
 def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
-    """The route options that describe a push endpoint's body and answers."""
+    """The route options that describe a push endpoint's body, options and answers."""
     body = {"type": "array", "items": _ref(schema.name)}
+    applied = _json(_ref("PushResult"), "Applied and committed (a dry run: nothing changed)")
+    invalid = _error(
+        "Invalid body, invalid records (validation_failed: every error, and the warnings), "
+        "invalid_parameter (dryRun, onError) or invalid_idempotency_key"
+    )
     return {
         "openapi_extra": {
+            "parameters": PUSH_PARAMETERS,
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": body}, "text/json": {"schema": body}},
-            }
+            },
         },
         "responses": {
-            200: _json(_ref("PushResult"), "Applied and committed"),
+            200: {**applied, "headers": _REPLAYED},
             **ERROR_RESPONSES,
+            400: {**invalid, "headers": _REPLAYED},
             403: _error("Endpoint not available on the tenant's platform"),
             405: _error("Only POST is allowed"),
+            409: _error(
+                "idempotency_key_in_use: the first request with this Idempotency-Key is still "
+                "running; retry after Retry-After seconds"
+            ),
             413: _error("Body or record count over the limit"),
             415: _error("Content-Type is not application/json or text/json"),
+            422: _error(
+                "idempotency_key_reused: the Idempotency-Key was used for another endpoint, "
+                "query or body"
+            ),
             429: _error("Too many requests; see Retry-After"),
         },
     }

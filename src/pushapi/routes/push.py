@@ -1,11 +1,12 @@
-"""The push endpoints over HTTP (SPEC 3): the checks of the request itself (rate, platform,
-media type, body size and time, what the worker can take on), then the push pipeline
-(push/apply.py) in a worker thread."""
+"""The push endpoints over HTTP (SPEC 3, 3.2): the checks of the request itself (options, rate,
+platform, Idempotency-Key, media type, body size and time, what the worker can take on), then
+the push pipeline (push/apply.py) in a worker thread."""
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
@@ -24,21 +25,28 @@ from pushapi.errors import (
 )
 from pushapi.metrics import Metrics
 from pushapi.push.apply import (
+    KeyedRequest,
+    PushAnswer,
     PushLimits,
     PushRequest,
-    PushResult,
     check_platform,
     log_refusal,
     run_push,
 )
 from pushapi.push.endpoints import PUSH_ENDPOINTS, PushEndpoint
+from pushapi.push.options import (
+    IDEMPOTENCY_KEY,
+    idempotency_key,
+    push_options,
+    request_fingerprint,
+)
 from pushapi.ratelimit import RateLimiter
 from pushapi.routes.openapi import push_openapi
-from pushapi.store.documents import dump_document
 from pushapi.tenants import Caller
 
 JSON_MEDIA_TYPES = ("application/json", "text/json")
-OUTCOMES = ("created", "updated", "deleted", "unchanged")
+OUTCOMES = ("created", "updated", "deleted", "unchanged", "rejected")
+REPLAYED = "Idempotent-Replayed"
 # The status logged and counted for a push whose client went away before its body was read
 # (nginx's code for it; no answer reaches anyone).
 CLIENT_CLOSED = 499
@@ -109,7 +117,9 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
         started=time.perf_counter(),
     )
     rate_headers: dict[str, str] = {}
+    query = request.query_params.multi_items()
     try:
+        push = dataclasses.replace(push, options=push_options(query))
         if settings.rate_limit_per_minute > 0:
             limiter = _per_loop(state, "rate_limiter", lambda: _limiter(settings))
             decision = await limiter.take(caller.tenant.code)
@@ -119,15 +129,23 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
                     f"too many pushes; retry in {decision.reset} s", max(1, decision.reset)
                 )
         check_platform(push)
+        # Checked in a dry run too (a malformed key is a client's bug worth showing), but a dry
+        # run neither keeps nor replays an answer (push/apply.run_push).
+        key = idempotency_key(request.headers.getlist(IDEMPOTENCY_KEY))
         _check_media_type(request)
         size = _declared_length(request, settings.max_body_bytes) or settings.max_body_bytes
         admission = _per_loop(state, "admission", lambda: _admission(settings))
         async with admission.push(caller.tenant.tenant_id, size):
             body = await _read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            keyed = None
+            if key is not None:
+                fingerprint = request_fingerprint(endpoint.name, query, body)
+                ttl = timedelta(hours=settings.idempotency_ttl_hours)
+                keyed = KeyedRequest(key, fingerprint, ttl)
             payload = [body]
             del body  # run_push lets go of it once its records are read
-            result: PushResult = await run_in_threadpool(
-                run_push, state.engine, push, payload, PushLimits.of(settings)
+            answer: PushAnswer = await run_in_threadpool(
+                run_push, state.engine, push, payload, PushLimits.of(settings), keyed
             )
     except ApiError as error:
         log_refusal(state.writer, push, error)
@@ -138,9 +156,16 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
         # The client went away while sending the body: nothing was read, nothing is stored,
         # and no answer can reach it.
         return Response(status_code=CLIENT_CLOSED)
-    for outcome in OUTCOMES:
-        metrics.count_records(endpoint.name, outcome, getattr(result, outcome))
-    return Response(dump_document(result), media_type="application/json", headers=rate_headers)
+    if answer.replayed is not None:
+        # The answer kept for the key, with the request id it carried (app.RequestContext).
+        request.state.replay_of = answer.replayed.request_id
+        headers = {**rate_headers, REPLAYED: "true"}
+        return Response(answer.body, answer.status, headers, media_type="application/json")
+    result = answer.result
+    if result is not None and not push.options.dry_run:  # a dry run changed nothing
+        for outcome in OUTCOMES:
+            metrics.count_records(endpoint.name, outcome, getattr(result, outcome))
+    return Response(answer.body, media_type="application/json", headers=rate_headers)
 
 
 def _limiter(settings: Settings) -> RateLimiter:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, Table, any_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 T = TypeVar("T")
@@ -247,3 +248,12 @@ def _processor(
         return tuple(processed)
 
     return process
+
+
+def insert_if_absent(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
+    """INSERT one row unless a row with its primary key exists (then nothing): whether it was
+    inserted. On PostgreSQL a concurrent insert of the same key waits for the other to end."""
+    insert = postgresql.insert if is_postgresql(conn) else sqlite.insert
+    first_key = next(iter(table.primary_key.columns))
+    statement = insert(table).values(**row).on_conflict_do_nothing().returning(first_key)
+    return conn.execute(statement).first() is not None

@@ -29,6 +29,8 @@ class LoggedPush:
     duration_ms: float
     received: int = 0
     counts: Counts = field(default_factory=Counts)
+    rejected: int = 0  # records left out (onError=skip)
+    dry_run: bool = False
     warnings: list[Issue] = field(default_factory=list)
     errors: list[Issue] = field(default_factory=list)
     error: str | None = None
@@ -59,11 +61,13 @@ class PushLogEntry(msgspec.Struct, rename="camel"):
     updated: int
     deleted: int
     unchanged: int
+    rejected: int
     warning_count: int
     error_count: int
     warnings: list[Issue]
     errors: list[Issue]
     duration_ms: float
+    dry_run: bool
 
 
 def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
@@ -86,6 +90,8 @@ def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
         "updated": entry.counts.updated,
         "deleted": entry.counts.deleted,
         "unchanged": entry.counts.unchanged,
+        "rejected": entry.rejected,
+        "dry_run": entry.dry_run,
         "warning_count": len(entry.warnings),
         "error_count": len(entry.errors),
         "detail": msgspec.json.encode(detail).decode(),
@@ -118,11 +124,13 @@ def _entry(row: Any) -> PushLogEntry:
         updated=row.updated,
         deleted=row.deleted,
         unchanged=row.unchanged,
+        rejected=row.rejected,
         warning_count=row.warning_count,
         error_count=row.error_count,
         warnings=detail.warnings,
         errors=detail.errors,
         duration_ms=row.duration_ms,
+        dry_run=row.dry_run,
     )
 
 

@@ -1,6 +1,7 @@
-"""Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS): entries older than the retention are
-deleted in small batches, tenant by tenant, each batch a short transaction of its own that takes
-no tenant's push lock, so pruning never holds up a push.
+"""Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS) and the expired answers of
+Idempotency-Keys (PUSHAPI_IDEMPOTENCY_TTL_HOURS): deleted in small batches, tenant by tenant,
+each batch a short transaction of its own that takes no tenant's push lock, so pruning never
+holds up a push.
 
 Request ids sort by time (request_ids.py), so "older than" is a range of the primary key
 (tenant_id, request_id): each batch is an index range, whatever the size of the log.
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pushapi.request_ids import first_request_id_at
-from pushapi.store.tables import push_log, tenants
+from pushapi.store.tables import idempotency_keys, push_log, tenants
 
 log = logging.getLogger("pushapi.retention")
 
@@ -24,14 +25,47 @@ PAUSE = 0.05  # seconds between batches, so that pushes get the database in betw
 EVERY = 3600.0  # seconds between prunings of a running server
 
 
+def _tenant_ids(engine: Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(tenants.c.tenant_id)).scalars())
+
+
+def prune_idempotency_keys(engine: Engine, now: datetime | None = None) -> int:
+    """Delete the kept answers of Idempotency-Keys that have expired; the number deleted."""
+    now = now or datetime.now(UTC)
+    table = idempotency_keys
+    deleted = 0
+    for tenant_id in _tenant_ids(engine):
+        while True:
+            with engine.connect().execution_options(write=True) as conn, conn.begin():
+                expired = (
+                    select(table.c.idempotency_key)
+                    .where(table.c.tenant_id == tenant_id, table.c.expires_at <= now)
+                    .limit(BATCH)
+                )
+                keys = list(conn.execute(expired).scalars())
+                if keys:
+                    conn.execute(
+                        delete(table).where(
+                            table.c.tenant_id == tenant_id,
+                            table.c.idempotency_key.in_(keys),
+                            table.c.expires_at <= now,
+                        )
+                    )
+            deleted += len(keys)
+            if len(keys) < BATCH:
+                break
+            time.sleep(PAUSE)
+    return deleted
+
+
 def prune_push_log(engine: Engine, days: int, now: datetime | None = None) -> int:
     """Delete the push log entries older than `days` days (0: none); the number deleted."""
     if days <= 0:
         return 0
     cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
     before = first_request_id_at(int(cutoff.timestamp() * 1000))
-    with engine.connect() as conn:
-        tenant_ids = list(conn.execute(select(tenants.c.tenant_id)).scalars())
+    tenant_ids = _tenant_ids(engine)
     deleted = 0
     for tenant_id in tenant_ids:
         while True:
@@ -57,7 +91,8 @@ def prune_push_log(engine: Engine, days: int, now: datetime | None = None) -> in
 
 
 class Pruner:
-    """A daemon thread that prunes the push log once soon after startup, then every EVERY s."""
+    """A daemon thread that prunes the push log and expired Idempotency-Keys once soon after
+    startup, then every EVERY s."""
 
     def __init__(self, engine: Engine, days: int) -> None:
         self.engine = engine
@@ -66,7 +101,7 @@ class Pruner:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.days > 0 and self._thread is None:
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="pushapi-pruner", daemon=True)
             self._thread.start()
 
@@ -83,6 +118,9 @@ class Pruner:
                 deleted = prune_push_log(self.engine, self.days)
                 if deleted:
                     log.info("push log pruned", extra={"fields": {"deleted": deleted}})
+                expired = prune_idempotency_keys(self.engine)
+                if expired:
+                    log.info("idempotency keys pruned", extra={"fields": {"deleted": expired}})
             except SQLAlchemyError:
-                log.warning("push log pruning failed; will try again", exc_info=True)
+                log.warning("pruning failed; will try again", exc_info=True)
             delay = EVERY

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 
@@ -186,4 +187,24 @@ push_log = Table(
     Column("error_count", Integer, nullable=False),
     Column("detail", Text, nullable=False),  # JSON: error code, message, capped warnings/errors
     Column("duration_ms", Float, nullable=False),
+    # SPEC 3.2: records left out by ?onError=skip, and whether the push was a dry run.
+    Column("rejected", Integer, nullable=False, server_default="0"),
+    Column("dry_run", Boolean, nullable=False, server_default=false()),
+)
+
+# SPEC 3.2: the answers kept for Idempotency-Key. A row is claimed (status null, lease_until set)
+# before its push runs, and completed with the answer in the push's own transaction for a 200,
+# or just after it for a 400; a failure that ran nothing removes it.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),  # push/options.request_fingerprint
+    Column("request_id", String(32), nullable=False),  # the request that holds or answered it
+    Column("status", Integer),  # null while that request runs
+    Column("answer", Text),  # the body answered, byte for byte (UTF-8 JSON)
+    Column("lease_until", UtcDateTime),  # while running: taken over once this has passed
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_tenant_id_expires_at", "tenant_id", "expires_at"),
 )

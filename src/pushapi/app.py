@@ -27,10 +27,11 @@ from pushapi.push.apply import BUSY_MESSAGE, PushResult
 from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.push.options import asks_dry_run
 from pushapi.request_ids import new_request_id
-from pushapi.routes import groups, lists, ops, push, pushes, records
+from pushapi.routes import changes, groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
 from pushapi.routes.ops import Health
 from pushapi.store.background import writer_for
+from pushapi.store.changes import ChangeEvent
 from pushapi.store.engine import build_engine
 from pushapi.store.groups import Group, GroupWithMembers
 from pushapi.store.health import health_engine
@@ -213,7 +214,7 @@ def _install_openapi(app: FastAPI) -> None:
                 "ProductRead": with_meta("Product"),
             }
             structs = [PushResult, PushLogEntry, Group, GroupWithMembers, ListSummary, Health]
-            structs.append(ListWithMembers)
+            structs += [ListWithMembers, ChangeEvent]
             schemas.update(components([e.schema for e in PUSH_ENDPOINTS], read_forms, structs))
             app.openapi_schema = document
         return app.openapi_schema
@@ -230,7 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        pruner = Pruner(engine, settings.pushlog_retention_days)
+        pruner = Pruner(engine, settings.pushlog_retention_days, settings.changes_retention_days)
         pruner.start()
         yield
         pruner.stop()
@@ -258,7 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(push.build_router())
     app.include_router(records.build_router())
     app.mount(ops.DOCS_ASSETS_URL, ops.DOCS_ASSETS, name="docs-assets")
-    for module in (groups, lists, pushes, ops):
+    for module in (groups, lists, pushes, changes, ops):
         app.include_router(module.router)
     _install_openapi(app)
     app.add_middleware(RequestContext, metrics=app.state.metrics)

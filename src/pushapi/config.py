@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     pushlog_retention_days: int = Field(
         90, ge=0, description="Push log entries are pruned after this many days; 0 keeps them"
     )
+    changes_retention_days: int = Field(
+        30, ge=0, description="Change events are pruned after this many days; 0 keeps them"
+    )
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long the answer to a push with an Idempotency-Key is kept"
     )

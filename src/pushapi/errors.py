@@ -14,6 +14,7 @@ ApiError                      500 internal_error (what an unexpected failure ans
   +-- NotSupportedForPlatform 403 not_supported_for_platform
   +-- NotFound                404 not_found
   +-- RequestTimeout          408 request_timeout
+  +-- GoneCursor              410 cursor_expired (the change feed's events were pruned)
   +-- IdempotencyKeyInUse     409 idempotency_key_in_use (with Retry-After)
   +-- PayloadTooLarge         413 payload_too_large
   +-- UnsupportedMediaType    415 unsupported_media_type
@@ -128,6 +129,10 @@ class InvalidParameter(ApiError):
 
 class InvalidIdempotencyKey(ApiError):
     status, code = 400, "invalid_idempotency_key"
+
+
+class GoneCursor(ApiError):
+    status, code = 410, "cursor_expired"
 
 
 class IdempotencyKeyInUse(ApiError):

@@ -43,6 +43,7 @@ from pushapi.push.read import (
 from pushapi.schema.fields import Record, Report
 from pushapi.store import idempotency
 from pushapi.store.background import BackgroundWriter
+from pushapi.store.changes import append_changes
 from pushapi.store.counts import Counts
 from pushapi.store.documents import dump_document
 from pushapi.store.engine import write_transaction
@@ -230,6 +231,7 @@ def _run(
                 savepoint.rollback()
             else:
                 counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
+                append_changes(conn, tenant.tenant_id, push.request_id, counts.changes)
             result = PushResult(
                 push.request_id,
                 received,

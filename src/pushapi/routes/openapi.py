@@ -38,17 +38,17 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_answer(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _error("Invalid body, or invalid records (validation_failed, with every error)"),
-    401: _error("ApiKey header missing, unknown or revoked"),
-    404: _error("Not found (records of other tenants are never visible)"),
-    421: _error("The tenant is hosted in another region"),
-    500: _error("Unexpected failure; nothing was changed"),
-    503: _error("Every database connection is busy; retry after Retry-After seconds"),
+    400: error_answer("Invalid body, or invalid records (validation_failed, with every error)"),
+    401: error_answer("ApiKey header missing, unknown or revoked"),
+    404: error_answer("Not found (records of other tenants are never visible)"),
+    421: error_answer("The tenant is hosted in another region"),
+    500: error_answer("Unexpected failure; nothing was changed"),
+    503: error_answer("Every database connection is busy; retry after Retry-After seconds"),
 }
 
 
@@ -93,7 +93,7 @@ def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
     """The route options that describe a push endpoint's body, options and answers."""
     body = {"type": "array", "items": _ref(schema.name)}
     applied = _json(_ref("PushResult"), "Applied and committed (a dry run: nothing changed)")
-    invalid = _error(
+    invalid = error_answer(
         "Invalid body, invalid records (validation_failed: every error, and the warnings), "
         "invalid_parameter (dryRun, onError) or invalid_idempotency_key"
     )
@@ -109,19 +109,19 @@ def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
             200: {**applied, "headers": _REPLAYED},
             **ERROR_RESPONSES,
             400: {**invalid, "headers": _REPLAYED},
-            403: _error("Endpoint not available on the tenant's platform"),
-            405: _error("Only POST is allowed"),
-            409: _error(
+            403: error_answer("Endpoint not available on the tenant's platform"),
+            405: error_answer("Only POST is allowed"),
+            409: error_answer(
                 "idempotency_key_in_use: the first request with this Idempotency-Key is still "
                 "running; retry after Retry-After seconds"
             ),
-            413: _error("Body or record count over the limit"),
-            415: _error("Content-Type is not application/json or text/json"),
-            422: _error(
+            413: error_answer("Body or record count over the limit"),
+            415: error_answer("Content-Type is not application/json or text/json"),
+            422: error_answer(
                 "idempotency_key_reused: the Idempotency-Key was used for another endpoint, "
                 "query or body"
             ),
-            429: _error("Too many requests; see Retry-After"),
+            429: error_answer("Too many requests; see Retry-After"),
         },
     }
 

@@ -185,7 +185,7 @@ def apply_contact_push(
             .values(contacts_version=tenants.c.contacts_version + 1)
         )
     _replace_memberships(conn, tenant.tenant_id, written, stored)
-    apply_group_attributes(
+    counts.changes += apply_group_attributes(
         conn, tenant.tenant_id, (entry for p in pushed for entry in p.group_attributes), now
     )
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)

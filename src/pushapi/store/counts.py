@@ -1,6 +1,7 @@
-"""The outcome of applying one push: each record lands in exactly one count (SPEC 3)."""
+"""The outcome of applying one push: each record lands in exactly one count (SPEC 3), and the
+change events of what it changed, in order (SPEC 8)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -9,3 +10,5 @@ class Counts:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    # (type, id) of each change, in the order applied: ("contact.created", "C1"), ...
+    changes: list[tuple[str, str]] = field(default_factory=list)

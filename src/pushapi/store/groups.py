@@ -21,9 +21,10 @@ GroupAttributes = tuple[str, str | None, str | None, str | None]
 
 def apply_group_attributes(
     conn: Connection, tenant_id: int, entries: Iterable[GroupAttributes], now: datetime
-) -> None:
+) -> list[tuple[str, str]]:
     """SPEC 4.1: a group's name, type and subtype take the last pushed (non-null) value; a
-    group first named here is created."""
+    group first named here is created. The change events (SPEC 8): group.created, and
+    group.updated for a group whose name, type or subtype changed."""
     latest: dict[str, dict[str, Any]] = {}
     columns = [GROUP_ATTRIBUTE_COLUMNS[name] for name in GROUP_ATTRIBUTES]
     applied: dict[str, GroupAttributes] = {}  # the entry applied last, by group
@@ -37,7 +38,7 @@ def apply_group_attributes(
             if value is not None:
                 values[column] = value
     if not latest:
-        return
+        return []
     query = select(groups).where(groups.c.tenant_id == tenant_id)
     existing = {row.group_id: row for row in select_in(conn, query, groups.c.group_id, latest)}
     new_rows, changed_rows = [], []
@@ -62,6 +63,9 @@ def apply_group_attributes(
             )
     insert_rows(conn, groups, new_rows)
     update_rows(conn, groups, ("tenant_id", "group_id"), changed_rows)
+    return [("group.created", row["group_id"]) for row in new_rows] + [
+        ("group.updated", row["group_id"]) for row in changed_rows
+    ]
 
 
 class Group(msgspec.Struct, rename="pascal"):

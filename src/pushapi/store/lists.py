@@ -60,8 +60,10 @@ def apply_list_push(
             counts.unchanged += 1
         elif created:
             counts.created += 1
+            counts.changes.append(("list.created", record["ListId"]))
         else:
             counts.updated += 1
+            counts.changes.append(("list.updated", record["ListId"]))
     _warn_unknown_contacts(conn, tenant_id, batch.indexes, records, report)
     _write_lists(conn, tenant_id, stored, final, now)
     _write_members(conn, tenant_id, stored, final)

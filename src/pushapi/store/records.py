@@ -130,6 +130,10 @@ def replay(
 ) -> Counts:
     """Apply the records to the in-memory states in array order, counting each (SPEC 3)."""
     counts = Counts()
+    changes = counts.changes
+    created, updated, deleted = (
+        f"{kind.noun}.{what}" for what in ("created", "updated", "deleted")
+    )
     first_index: dict[str, int] = {}
     for p in pushed:
         if p.key in first_index:
@@ -144,6 +148,7 @@ def replay(
             if current.exists and not current.deleted:
                 current.deleted = True
                 counts.deleted += 1
+                changes.append((deleted, p.key))
             else:
                 counts.unchanged += 1
                 if not current.exists:
@@ -151,9 +156,11 @@ def replay(
         elif not current.exists:
             current.exists, current.digest, current.source = True, p.digest, p
             counts.created += 1
+            changes.append((created, p.key))
         elif current.deleted or current.digest != p.digest:
             current.deleted, current.digest, current.source = False, p.digest, p
             counts.updated += 1
+            changes.append((updated, p.key))
         else:
             counts.unchanged += 1
     return counts

@@ -1,5 +1,6 @@
-"""Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS) and the expired answers of
-Idempotency-Keys (PUSHAPI_IDEMPOTENCY_TTL_HOURS): deleted in small batches, tenant by tenant,
+"""Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS), the change feed
+(PUSHAPI_CHANGES_RETENTION_DAYS) and the expired answers of Idempotency-Keys
+(PUSHAPI_IDEMPOTENCY_TTL_HOURS): deleted in small batches, tenant by tenant,
 each batch a short transaction of its own that takes no tenant's push lock, so pruning never
 holds up a push.
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pushapi.request_ids import first_request_id_at
-from pushapi.store.tables import idempotency_keys, push_log, tenants
+from pushapi.store.tables import change_events, idempotency_keys, push_log, tenants
 
 log = logging.getLogger("pushapi.retention")
 
@@ -59,6 +60,37 @@ def prune_idempotency_keys(engine: Engine, now: datetime | None = None) -> int:
     return deleted
 
 
+def prune_changes(engine: Engine, days: int, now: datetime | None = None) -> int:
+    """Delete the change events older than `days` days (0: none); the number of rows deleted.
+    Rows are in commit order, so what is left is always the newest part of a tenant's feed."""
+    if days <= 0:
+        return 0
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+    table = change_events
+    deleted = 0
+    for tenant_id in _tenant_ids(engine):
+        while True:
+            with engine.connect().execution_options(write=True) as conn, conn.begin():
+                oldest = (
+                    select(table.c.first_seq)
+                    .where(table.c.tenant_id == tenant_id, table.c.at < cutoff)
+                    .order_by(table.c.first_seq)
+                    .limit(BATCH)
+                )
+                seqs = list(conn.execute(oldest).scalars())
+                if seqs:
+                    conn.execute(
+                        delete(table).where(
+                            table.c.tenant_id == tenant_id, table.c.first_seq <= seqs[-1]
+                        )
+                    )
+            deleted += len(seqs)
+            if len(seqs) < BATCH:
+                break
+            time.sleep(PAUSE)
+    return deleted
+
+
 def prune_push_log(engine: Engine, days: int, now: datetime | None = None) -> int:
     """Delete the push log entries older than `days` days (0: none); the number deleted."""
     if days <= 0:
@@ -94,9 +126,10 @@ class Pruner:
     """A daemon thread that prunes the push log and expired Idempotency-Keys once soon after
     startup, then every EVERY s."""
 
-    def __init__(self, engine: Engine, days: int) -> None:
+    def __init__(self, engine: Engine, days: int, changes_days: int = 0) -> None:
         self.engine = engine
         self.days = days
+        self.changes_days = changes_days
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -118,6 +151,9 @@ class Pruner:
                 deleted = prune_push_log(self.engine, self.days)
                 if deleted:
                     log.info("push log pruned", extra={"fields": {"deleted": deleted}})
+                pruned = prune_changes(self.engine, self.changes_days)
+                if pruned:
+                    log.info("change feed pruned", extra={"fields": {"rows": pruned}})
                 expired = prune_idempotency_keys(self.engine)
                 if expired:
                     log.info("idempotency keys pruned", extra={"fields": {"deleted": expired}})

@@ -150,7 +150,9 @@ def engine_name(database_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    # The in-process apps deliver no webhooks: the server processes of tests/test_webhooks.py
+    # do, on the same database.
+    return Settings(database_url=database_url, webhooks_delivery="off")
 
 
 @pytest.fixture(scope="session")

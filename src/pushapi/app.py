@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -38,6 +39,7 @@ from pushapi.store.health import health_engine
 from pushapi.store.lists import ListSummary, ListWithMembers
 from pushapi.store.pushlog import PushLogEntry
 from pushapi.store.retention import Pruner
+from pushapi.webhooks import Deliverer, delivery_engine
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -233,7 +235,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pruner = Pruner(engine, settings.pushlog_retention_days, settings.changes_retention_days)
         pruner.start()
+        deliverer = None
+        if settings.webhooks_delivery == "on":
+            deliverer = Deliverer(
+                delivery_engine(settings),
+                timedelta(hours=settings.webhook_disable_hours),
+                app.state.metrics,
+            )
+            deliverer.start()
         yield
+        if deliverer is not None:
+            deliverer.stop()
+            deliverer.engine.dispose()
         pruner.stop()
         limiter = getattr(app.state, "rate_limiter", None)  # (event loop, RateLimiter)
         if limiter is not None and limiter[0] is asyncio.get_running_loop():

@@ -1,5 +1,7 @@
 """Settings, read once from `PUSHAPI_*` environment variables."""
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -70,6 +72,12 @@ class Settings(BaseSettings):
     )
     changes_retention_days: int = Field(
         30, ge=0, description="Change events are pruned after this many days; 0 keeps them"
+    )
+    webhooks_delivery: Literal["on", "off"] = Field(
+        "on", description="on: this server delivers webhooks in the background; off: it does not"
+    )
+    webhook_disable_hours: float = Field(
+        72, gt=0, description="A webhook failing for this long is disabled (fractions allowed)"
     )
     idempotency_ttl_hours: float = Field(
         24, gt=0, description="How long the answer to a push with an Idempotency-Key is kept"

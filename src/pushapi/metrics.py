@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -45,6 +45,33 @@ class Metrics:
             ["endpoint", "outcome"],
             registry=self.registry,
         )
+
+        self.deliveries = Counter(
+            "pushapi_webhook_deliveries",
+            "Webhook deliveries (one batch of events each) by outcome: delivered or failed",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.delivery_latency = Histogram(
+            "pushapi_webhook_delivery_seconds",
+            "Time a receiver took to answer a webhook delivery",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.lag = Gauge(
+            "pushapi_webhook_lag_events",
+            "Change events of the tenant not yet delivered to the webhook, as last seen",
+            ["webhook"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+
+    def count_delivery(self, outcome: str, seconds: float) -> None:
+        self.deliveries.labels(outcome).inc()
+        self.delivery_latency.observe(seconds)
+
+    def webhook_lag(self, webhook_id: str, events: int) -> None:
+        self.lag.labels(webhook_id).set(events)
 
     def observe_request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, method, str(status)).inc()

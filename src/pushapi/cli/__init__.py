@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from pushapi.cli import admin, push
+from pushapi.cli import admin, push, webhooks
 from pushapi.cli.common import CliError, fail
 from pushapi.tenants import TenantError
 
@@ -27,6 +27,7 @@ app.registered_commands += admin.app.registered_commands + push.app.registered_c
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.tenants_app, name="tenants")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 
 def _settings_problems(error: Any) -> str | None:

@@ -210,6 +210,28 @@ change_events = Table(
     Index("ix_change_events_tenant_id_at", "tenant_id", "at"),
 )
 
+# SPEC 8: webhook subscriptions and the state of their delivery (store/webhooks.py).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("webhook_id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("types", Text),  # JSON array of event types; null: every type
+    Column("secret", String(64), nullable=False),  # the signing secret, whsec_...
+    Column("state", String(16), nullable=False),  # active, failing, disabled
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_seq", BigInteger, nullable=False),  # the last seq delivered (or skipped)
+    Column("batch_last", BigInteger),  # the batch being tried: its events end at this seq
+    Column("batch_at", UtcDateTime),  # when that batch was first tried (its payload timestamp)
+    Column("attempts", Integer, nullable=False, server_default="0"),  # failures in a row
+    Column("next_attempt_at", UtcDateTime),
+    Column("failing_since", UtcDateTime),
+    Column("last_error", Text),
+    Column("lease_owner", String(128)),  # the deliverer holding it: host:pid:token
+    Column("lease_until", UtcDateTime),
+)
+
 # SPEC 3.2: the answers kept for Idempotency-Key. A row is claimed (status null, lease_until set)
 # before its push runs, and completed with the answer in the push's own transaction for a 200,
 # or just after it for a 400; a failure that ran nothing removes it.

@@ -180,6 +180,15 @@ def test_events_arrive_in_order_in_signed_batches_of_at_most_100(server, tenant,
     assert {d.tenant for d in receiver.deliveries} == {tenant.code}
     assert receiver.bad_signatures == 0
     assert len({d.webhook_id for d in receiver.deliveries}) == len(receiver.deliveries)
+    metrics = httpx.get(server.base_url + "/metrics").text
+    delivered = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('pushapi_webhook_deliveries_total{outcome="delivered"}')
+    ]
+    assert delivered and float(delivered[0].split()[-1]) == len(receiver.deliveries)
+    assert "pushapi_webhook_delivery_seconds_count" in metrics
+    assert "pushapi_webhook_lag_events{" in metrics
 
 
 def test_types_filter_and_from_seq(server, tenant, receiver, pushapi):

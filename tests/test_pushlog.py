@@ -4,6 +4,7 @@ of a tenant, accepted or rejected, without its payload."""
 import base64
 import dataclasses
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ import pushapi.store.contacts
 from pushapi.request_ids import first_request_id_at
 from pushapi.store.engine import write_transaction
 from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
-from pushapi.store.retention import prune_push_log
+from pushapi.store.retention import Pruner, prune_push_log
 from pushapi.store.tables import push_log
 from pushapi.store.tenants import revoke_key
 
@@ -331,6 +332,20 @@ def test_entries_older_than_the_retention_are_pruned_and_the_others_kept(engine,
     assert prune_push_log(engine, 90) >= 2500
     assert logged_ids(engine, tenant.tenant_id) == kept
     assert len(kept) == 4
+
+
+def test_a_running_server_prunes_on_its_own(engine, tenant):
+    with engine.begin() as conn:
+        write_push_log(conn, [push_log_row(tenant.tenant_id, old_entry(100, 1))])
+    pruner = Pruner(engine, 90, first_after=0)
+    pruner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while logged_ids(engine, tenant.tenant_id):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        pruner.stop()
 
 
 def test_pruning_does_not_wait_for_a_push_in_progress(engine, engine_name, tenant):

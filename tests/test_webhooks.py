@@ -8,15 +8,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 import typer
 from sqlalchemy import delete
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from support.receiver import Receiver, receiving
 from support.server import ServerProcess
 
 from pushapi.cli import app as cli_app
@@ -26,89 +24,10 @@ from pushapi.store.tables import webhooks
 CONTACTS = "/v2/contactinfo"
 
 
-@dataclass
-class Delivery:
-    webhook_id: str
-    events: list[dict[str, Any]]
-    tenant: str
-    at: float
-
-
-@dataclass
-class Receiver:
-    """Receives deliveries; `answers` decides each status (default 200); `delay` seconds
-    before answering."""
-
-    url: str = ""
-    secret: str = ""
-    deliveries: list[Delivery] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # webhook-ids answered with an error
-    bad_signatures: int = 0
-    status: int = 200
-    delay: float = 0.0
-    in_flight: int = 0
-    most_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def events(self) -> list[dict[str, Any]]:
-        """Every event delivered, once each (a consumer dedupes by seq)."""
-        seen: dict[int, dict[str, Any]] = {}
-        for delivery in self.deliveries:
-            for event in delivery.events:
-                seen.setdefault(event["seq"], event)
-        return [seen[seq] for seq in sorted(seen)]
-
-    def wait_for(self, condition: Callable[[], bool], seconds: float = 30) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            assert time.monotonic() < deadline, (self.deliveries, self.refused)
-            time.sleep(0.05)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            with state.lock:
-                state.in_flight += 1
-                state.most_in_flight = max(state.most_in_flight, state.in_flight)
-            try:
-                time.sleep(state.delay)
-                try:
-                    payload = Webhook(state.secret).verify(body, dict(self.headers))
-                except WebhookVerificationError:
-                    state.bad_signatures += 1
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                status = state.status
-                with state.lock:
-                    if status >= 300:
-                        state.refused.append(self.headers["webhook-id"])
-                    else:
-                        state.deliveries.append(Delivery(
-                            self.headers["webhook-id"], payload["data"]["events"],
-                            payload["data"]["tenant"], time.monotonic(),
-                        ))  # fmt: skip
-                self.send_response(status)
-                self.end_headers()
-            finally:
-                with state.lock:
-                    state.in_flight -= 1
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with receiving() as state:
+        yield state
 
 
 @pytest.fixture(autouse=True)
@@ -309,22 +228,27 @@ def test_webhooks_commands(tenant, pushapi, receiver):
     assert code == 1 and "no webhook" in err
 
 
-def test_webhooks_run_delivers_without_a_server(
-    database_url, tenant, receiver, pushapi, client, tmp_path
-):
-    import subprocess
-    import sys
-
+def test_webhooks_run_delivers_without_a_server(tenant, receiver, pushapi, client):
+    """`pushapi webhooks run` in this process: it delivers, and SIGTERM stops it cleanly."""
     subscribe(pushapi, tenant, receiver)
     response = client.post(CONTACTS, json=[contact(1)], headers=tenant.headers)
     assert response.status_code == 200
-    with (tmp_path / "run.log").open("wb") as log:
-        runner = subprocess.Popen(
-            [sys.executable, "-m", "pushapi", "webhooks", "run", "--database-url", database_url],
-            stdout=log, stderr=log, env=dict(os.environ),
-        )  # fmt: skip
+
+    def stop_once_delivered() -> None:
         try:
             receiver.wait_for(lambda: len(receiver.events()) == 1)
-        finally:
-            runner.send_signal(signal.SIGTERM)
-            assert runner.wait(timeout=20) == 0
+        finally:  # delivered or not, the command must end
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    stopper = threading.Thread(target=stop_once_delivered)
+    stopper.start()
+    try:
+        code, _out, err = pushapi("webhooks", "run")
+    finally:
+        stopper.join()
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    assert code == 0
+    assert "delivering webhooks" in err
+    assert [event["id"] for event in receiver.events()] == ["C1"]

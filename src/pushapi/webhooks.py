@@ -211,10 +211,11 @@ class Deliverer:
             error = f"{type(failure).__name__}: {failure}".strip().rstrip(":")
         seconds = (datetime.now(UTC) - started).total_seconds()
         if error is None:
+            # last_error stays as it was: what went wrong last is still worth knowing.
             save_delivery(
                 self.engine, found, self.owner,
                 delivered_seq=last, batch_last=None, batch_at=None, attempts=0,
-                next_attempt_at=None, state=ACTIVE, failing_since=None, last_error=None,
+                next_attempt_at=None, state=ACTIVE, failing_since=None,
             )  # fmt: skip
             self._count("delivered", seconds)
             return True

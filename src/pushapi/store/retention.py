@@ -123,13 +123,16 @@ def prune_push_log(engine: Engine, days: int, now: datetime | None = None) -> in
 
 
 class Pruner:
-    """A daemon thread that prunes the push log and expired Idempotency-Keys once soon after
-    startup, then every EVERY s."""
+    """A daemon thread that prunes the push log, the change feed and expired Idempotency-Keys
+    `first_after` seconds after startup (time for the server to start first), then every EVERY s."""
 
-    def __init__(self, engine: Engine, days: int, changes_days: int = 0) -> None:
+    def __init__(
+        self, engine: Engine, days: int, changes_days: int = 0, first_after: float = 60.0
+    ) -> None:
         self.engine = engine
         self.days = days
         self.changes_days = changes_days
+        self.first_after = first_after
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -145,7 +148,7 @@ class Pruner:
             self._thread = None
 
     def _run(self) -> None:
-        delay = 60.0  # let the server start first
+        delay = self.first_after
         while not self._stop.wait(delay):
             try:
                 deleted = prune_push_log(self.engine, self.days)

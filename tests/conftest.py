@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, select
+from support.receiver import Receiver, receiving
 from support.server import ServerProcess, launch_server
 
 from pushapi.app import create_app
@@ -266,3 +267,13 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def receiver(engine: Engine) -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (tests/support/receiver.py). Every webhook subscription
+    is deleted after the test, so that no later server delivers it."""
+    with receiving() as state:
+        yield state
+    with engine.begin() as conn:
+        conn.execute(tables.webhooks.delete())

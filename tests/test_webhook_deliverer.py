@@ -38,19 +38,6 @@ DAYS = timedelta(hours=72)
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as state:
-        yield state
-
-
-@pytest.fixture(autouse=True)
-def no_webhooks_left(engine: Any) -> Iterator[None]:
-    yield
-    with engine.begin() as conn:
-        conn.execute(delete(webhooks))
-
-
-@pytest.fixture
 def deliverers(engine: Any) -> Iterator[list[Deliverer]]:
     """Deliverers made by a test, each stopped after it."""
     made: list[Deliverer] = []
@@ -158,7 +145,9 @@ def test_a_failed_batch_is_retried_unchanged_after_a_backoff(
     assert 'pushapi_webhook_deliveries_total{outcome="failed"} 1.0' in text
 
 
-def test_a_receiver_that_is_down_is_a_failure_with_its_reason(client, engine, tenant, deliverer):
+def test_a_receiver_that_is_down_is_a_failure_with_its_reason(
+    client, engine, tenant, receiver, deliverer
+):
     with receiving() as gone:
         url = gone.url  # a port that nobody listens on once the block ends
     push(client, tenant, 0, 1)

@@ -7,35 +7,19 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import typer
-from sqlalchemy import delete
-from support.receiver import Receiver, receiving
+from support.receiver import Receiver
 from support.server import ServerProcess
 
 from pushapi.cli import app as cli_app
 from pushapi.cli import run
-from pushapi.store.tables import webhooks
 
 CONTACTS = "/v2/contactinfo"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with receiving() as state:
-        yield state
-
-
-@pytest.fixture(autouse=True)
-def no_webhooks_left(engine: Any) -> Iterator[None]:
-    """Each test's subscriptions are deleted after it: no later server delivers them."""
-    yield
-    with engine.begin() as conn:
-        conn.execute(delete(webhooks))
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from pushapi.request_ids import new_request_id
 from pushapi.routes import changes, groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
 from pushapi.routes.ops import Health
+from pushapi.schema.fingerprint import reading_fingerprint
 from pushapi.store.background import writer_for
 from pushapi.store.changes import ChangeEvent
 from pushapi.store.engine import build_engine
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     engine = build_engine(settings)
     writer = writer_for(engine)
+    reading_fingerprint()  # read from the source once, now rather than in the first push
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import pytest
 from conftest import TestTenant
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 from support.server import ServerProcess
 
 from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.store.engine import write_transaction
+from pushapi.store.tables import tenant_state
 
 ROLES = ("Member", "Chair")
 LIST_MODES = ("Add", "Remove", "Replace")
@@ -337,14 +338,20 @@ def test_a_push_waits_for_its_tenants_writer_instead_of_failing(
     engine: Engine,
     engine_name: str,
 ) -> None:
-    """While another transaction writes for tenant A, A's push waits (no error) and commits
-    after it. Tenant B is not held up on PostgreSQL; on SQLite the database has one writer at
-    a time, so B waits too."""
+    """While another transaction writes for tenant A (a push in progress), A's push waits (no
+    error) and commits after it. Tenant B is not held up on PostgreSQL; on SQLite the database
+    has one writer at a time, so B waits too."""
     server = start_server()
     held, other = make_tenant(), make_tenant()
     for tenant in (held, other):  # first use of a key records it; do that before the hold
         assert httpx.get(f"{server.base_url}/v2/pushes", headers=tenant.headers).status_code == 200
-    with write_transaction(engine, held.tenant_id):
+    with write_transaction(engine, held.tenant_id) as conn:
+        # What a push of A moves on, held uncommitted (a push in progress).
+        conn.execute(
+            update(tenant_state)
+            .where(tenant_state.c.tenant_id == held.tenant_id)
+            .values(contacts_version=tenant_state.c.contacts_version + 1)
+        )
         waiting = _push_in_background(server.base_url, held)
         passing = _push_in_background(server.base_url, other)
         if engine_name == "postgresql":

@@ -115,3 +115,42 @@ def test_documents_are_compressed_with_lz4_on_postgresql(make_empty_database, en
     finally:
         engine.dispose()
     assert sorted(methods) == [("contacts", "l"), ("meetings", "l"), ("products", "l")]
+
+
+def test_tenant_state_keeps_each_tenants_counters_both_ways(
+    make_empty_database: Callable[[], str],
+) -> None:
+    """Revision 0007 moves contacts_version and change_seq from tenants to tenant_state, and
+    its downgrade moves them back."""
+    engine = _engine(make_empty_database())
+    config = alembic_config()
+
+    def migrate(step: Callable[..., None], revision: str) -> None:
+        with engine.connect().execution_options(write=True) as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+            conn.commit()
+
+    try:
+        migrate(command.upgrade, "0006")
+        with engine.begin() as conn:
+            for tenant_id, version, seq in ((1, 5, 7), (2, 0, 0)):
+                conn.exec_driver_sql(
+                    "INSERT INTO tenants (tenant_id, code, platform, region, "
+                    "community_group_types, created_at, contacts_version, change_seq) "
+                    f"VALUES ({tenant_id}, 't{tenant_id}', 'community', 'us', '[]', "
+                    f"CURRENT_TIMESTAMP, {version}, {seq})"
+                )
+        migrate(command.upgrade, "0007")
+        with engine.connect() as conn:
+            state = conn.exec_driver_sql("SELECT * FROM tenant_state ORDER BY tenant_id").all()
+        assert [tuple(row) for row in state] == [(1, 5, 7), (2, 0, 0)]
+        assert "contacts_version" not in {c["name"] for c in inspect(engine).get_columns("tenants")}
+        migrate(command.downgrade, "0006")
+        with engine.connect() as conn:
+            back = conn.exec_driver_sql(
+                "SELECT tenant_id, contacts_version, change_seq FROM tenants ORDER BY tenant_id"
+            ).all()
+        assert [tuple(row) for row in back] == [(1, 5, 7), (2, 0, 0)]
+    finally:
+        engine.dispose()

@@ -21,7 +21,7 @@ from support.server import ServerProcess, launch_server
 
 from pushapi.store import idempotency
 from pushapi.store.retention import prune_idempotency_keys
-from pushapi.store.tables import idempotency_keys, tenants
+from pushapi.store.tables import idempotency_keys, tenant_state
 
 CONTACTS = "/v2/contactinfo"
 
@@ -89,8 +89,8 @@ def everything(engine: Engine, snapshot: Any, tenant: TestTenant) -> dict[str, A
     """Every row of the tenant, its contacts_version (what recognition trusts) included."""
     state = snapshot(tenant)
     with engine.connect() as conn:
-        state["tenants"] = [tuple(conn.execute(select(tenants).where(
-            tenants.c.tenant_id == tenant.tenant_id)).one())]  # fmt: skip
+        state["tenant_state"] = [tuple(conn.execute(select(tenant_state).where(
+            tenant_state.c.tenant_id == tenant.tenant_id)).one())]  # fmt: skip
     return state
 
 

@@ -97,19 +97,18 @@ def _crosses_tenants(statement: str) -> list[str]:
     return unrestricted
 
 
-def test_no_statement_of_a_request_reaches_past_its_tenant(
-    make_client: Callable[..., TestClient], make_tenant: Callable[..., TestTenant]
-) -> None:
-    """Call every push endpoint and every read route; check each SQL statement they run."""
-    client = make_client()
-    tenant = make_tenant()
+def _statements_of_every_endpoint(client: TestClient, tenant: TestTenant) -> list[str]:
+    """Call every push endpoint and every read route; the SQL statements they ran."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    app_engine: Engine = client.app.state.engine
-    event.listen(app_engine, "before_cursor_execute", record)
+    # The app's engine, and the one its background writer uses (the first of the process for
+    # this database).
+    engines = {id(e): e for e in (client.app.state.engine, client.app.state.writer.engine)}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", record)
     try:
         request_id = ""
         for endpoint in PUSH_ENDPOINTS:
@@ -129,9 +128,36 @@ def test_no_statement_of_a_request_reaches_past_its_tenant(
             path = re.sub(r"{(\w+)}", lambda m: values.get(m[1].split("_")[0], "x"), template)
             response = client.get(path, headers=tenant.headers)
             assert response.status_code == 200, f"GET {path}: {response.text}"
+        client.app.state.writer.flush()  # the key's last use, written off the request
     finally:
-        event.remove(app_engine, "before_cursor_execute", record)
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", record)
+    return statements
+
+
+def test_no_statement_of_a_request_reaches_past_its_tenant(
+    make_client: Callable[..., TestClient], make_tenant: Callable[..., TestTenant]
+) -> None:
+    statements = _statements_of_every_endpoint(make_client(), make_tenant())
     touching = [s for s in statements if any(_table_references(s, t) for t in TENANT_TABLES)]
     assert len(touching) >= 10, statements
     offending = {s: _crosses_tenants(s) for s in touching if _crosses_tenants(s)}
     assert offending == {}
+
+
+def test_requests_leave_the_reference_tables_as_they_are(
+    make_client: Callable[..., TestClient], make_tenant: Callable[..., TestTenant]
+) -> None:
+    """Pushes move on what is theirs in `tenant_state`, distributed like the data: a write to
+    a reference table would lock it on every node, across tenants, until the push commits.
+    The one write is the key's last use, by the background writer, off the request."""
+    statements = _statements_of_every_endpoint(make_client(), make_tenant())
+    writes = [
+        s
+        for s in statements
+        for table in REFERENCE_TABLES
+        if re.match(rf'\s*(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?{table}\b', s, re.I)
+    ]
+    assert writes, "the key's last use was written"
+    assert all(re.match(r'\s*UPDATE\s+"?api_keys"?\s+SET\s+last_used_at\b', s, re.I)
+               for s in writes), writes  # fmt: skip

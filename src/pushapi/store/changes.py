@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select, update
 
 from pushapi.schema.values import format_datetime
 from pushapi.store.dialect import insert_rows
-from pushapi.store.tables import change_events, tenants
+from pushapi.store.tables import change_events, tenant_state
 
 # Every type of event, in a fixed order: its position is its code in the stored rows.
 EVENT_TYPES = (
@@ -63,10 +63,10 @@ def append_changes(
     if not changes:
         return
     last = conn.execute(
-        update(tenants)
-        .where(tenants.c.tenant_id == tenant_id)
-        .values(change_seq=tenants.c.change_seq + len(changes))
-        .returning(tenants.c.change_seq)
+        update(tenant_state)
+        .where(tenant_state.c.tenant_id == tenant_id)
+        .values(change_seq=tenant_state.c.change_seq + len(changes))
+        .returning(tenant_state.c.change_seq)
     ).scalar_one()
     first = last - len(changes) + 1
     at = datetime.now(UTC)
@@ -96,7 +96,7 @@ class FeedPosition:
 
 def feed_position(conn: Connection, tenant_id: int) -> FeedPosition:
     latest = conn.execute(
-        select(tenants.c.change_seq).where(tenants.c.tenant_id == tenant_id)
+        select(tenant_state.c.change_seq).where(tenant_state.c.tenant_id == tenant_id)
     ).scalar_one()
     first = conn.execute(
         select(func.min(change_events.c.first_seq)).where(change_events.c.tenant_id == tenant_id)

@@ -51,7 +51,7 @@ from pushapi.store.records import (
     stored_states,
     write_records,
 )
-from pushapi.store.tables import contacts, memberships, products, tenants
+from pushapi.store.tables import contacts, memberships, products, tenant_state
 from pushapi.tenants import ESSENTIALS, Tenant
 
 CONTACTS = RecordTable(
@@ -79,7 +79,7 @@ def raw_seed(tenant: Tenant) -> bytes:
 
 
 def _contacts_version(conn: Connection, tenant_id: int) -> int:
-    query = select(tenants.c.contacts_version).where(tenants.c.tenant_id == tenant_id)
+    query = select(tenant_state.c.contacts_version).where(tenant_state.c.tenant_id == tenant_id)
     return int(conn.execute(query).scalar_one())
 
 
@@ -180,9 +180,9 @@ def apply_contact_push(
     _remember_raw_digests(conn, tenant.tenant_id, pushed, stored, final)
     if counts.created or counts.updated or counts.deleted:
         conn.execute(
-            update(tenants)
-            .where(tenants.c.tenant_id == tenant.tenant_id)
-            .values(contacts_version=tenants.c.contacts_version + 1)
+            update(tenant_state)
+            .where(tenant_state.c.tenant_id == tenant.tenant_id)
+            .values(contacts_version=tenant_state.c.contacts_version + 1)
         )
     _replace_memberships(conn, tenant.tenant_id, written, stored)
     counts.changes += apply_group_attributes(

@@ -18,10 +18,23 @@ T = TypeVar("T")
 
 # Well under SQLite's limit of 32,766 bound parameters and PostgreSQL's 65,535.
 IN_CHUNK = 5000
+# Rows per UPDATE ... FROM (VALUES ...): a few thousand parameters per statement.
+UPDATE_CHUNK = 500
 
 
 def is_postgresql(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
+
+
+def is_distributed(conn: Connection) -> bool:
+    """Whether the database is a Citus coordinator (asked once per database connection)."""
+    if not is_postgresql(conn):
+        return False
+    info = conn.connection.info
+    if "citus" not in info:
+        found = conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        info["citus"] = found.first() is not None
+    return bool(info["citus"])
 
 
 def _mark(conn: Connection) -> str:
@@ -149,16 +162,23 @@ def streamed_inserts(
 def update_rows(
     conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> None:
-    """UPDATE one row per dict (all with the same keys), found by its `keys` columns, to the
-    dict's other values, with one driver executemany (pipelined by psycopg on PostgreSQL)."""
+    """UPDATE one row per dict (all with the same keys, one tenant), found by its `keys` columns,
+    to the dict's other values: one driver executemany (pipelined by psycopg on PostgreSQL). On a
+    distributed database (Citus), where each statement is a round trip from the coordinator to a
+    worker: an `UPDATE ... FROM (VALUES ...)` per 500 rows, restricted to the tenant so that it
+    goes to one shard. Plain PostgreSQL runs the executemany faster (docs/benchmark.md,
+    "Measured choices")."""
     if not rows:
         return
     names = list(rows[0])
     values = _processed(conn, table, names, [tuple(row.values()) for row in rows])
     changed = [name for name in names if name not in keys]
-    order = [names.index(name) for name in (*changed, *keys)]
     name, quoted_changed = _quoted(conn, table, changed)
     _, quoted_keys = _quoted(conn, table, keys)
+    if is_distributed(conn):
+        _update_from_values(conn, table, keys, names, changed, values)
+        return
+    order = [names.index(name) for name in (*changed, *keys)]
     mark = _mark(conn)
     assignments = ", ".join(f"{column} = {mark}" for column in quoted_changed)
     matches = " AND ".join(f"{name}.{column} = {mark}" for column in quoted_keys)
@@ -166,6 +186,39 @@ def update_rows(
         f"UPDATE {name} SET {assignments} WHERE {matches}",
         [tuple(row[position] for position in order) for row in values],
     )
+
+
+def _update_from_values(
+    conn: Connection,
+    table: Table,
+    keys: Sequence[str],
+    names: list[str],
+    changed: list[str],
+    values: list[tuple[Any, ...]],
+) -> None:
+    """update_rows on PostgreSQL: `UPDATE ... FROM (VALUES ...)` joined by key, a chunk of rows
+    per statement, each restricted to the tenant."""
+    tenant_at = names.index("tenant_id")
+    tenants = {row[tenant_at] for row in values}
+    assert len(tenants) == 1, "update_rows updates the rows of one tenant"
+    tenant_id = tenants.pop()
+    matched = [key for key in keys if key != "tenant_id"]
+    columns = [*matched, *changed]
+    name, quoted = _quoted(conn, table, columns)
+    types = [table.c[column].type.compile(dialect=conn.dialect) for column in columns]
+    first_row = "(" + ", ".join(f"%s::{type_}" for type_ in types) + ")"
+    other_row = "(" + ", ".join("%s" for _ in types) + ")"
+    assignments = ", ".join(f"{column} = batch.{column}" for column in quoted[len(matched) :])
+    matches = "".join(f" AND {name}.{column} = batch.{column}" for column in quoted[: len(matched)])
+    positions = [names.index(column) for column in columns]
+    for chunk in chunks(values, UPDATE_CHUNK):
+        rows = ", ".join([first_row, *(other_row for _ in range(len(chunk) - 1))])
+        parameters = [row[position] for row in chunk for position in positions]
+        conn.exec_driver_sql(
+            f"UPDATE {name} SET {assignments} FROM (VALUES {rows}) AS batch({', '.join(quoted)})"
+            f" WHERE {name}.tenant_id = %s{matches}",
+            (*parameters, tenant_id),
+        )
 
 
 def delete_in(

@@ -69,6 +69,16 @@ tenants = Table(
     Column("region", String(8), nullable=False),
     Column("community_group_types", Text, nullable=False),  # JSON array of GroupType values
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# What pushes move on, one row per tenant, apart from `tenants`: `tenants` and `api_keys` are
+# read by every request and written only by the operator, so that when distributed (Citus)
+# they can be reference tables that no push locks, while this table is distributed and
+# co-located by tenant like the data (docs/operations.md, "Growing past one database").
+tenant_state = Table(
+    "tenant_state",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True, autoincrement=False),
     # Moves on with every push that writes contacts: a push that finds it unmoved inside its
     # transaction knows the contacts it recognised before are still as they were.
     Column("contacts_version", Integer, nullable=False, server_default="0"),

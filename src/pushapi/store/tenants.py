@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pushapi.keys import hash_key, key_id_of, key_matches, new_api_key
-from pushapi.store.tables import api_keys, tenants
+from pushapi.store.tables import api_keys, tenant_state, tenants
 from pushapi.tenants import (
     DEFAULT_COMMUNITY_GROUP_TYPES,
     PLATFORMS,
@@ -81,6 +81,7 @@ def create_tenant(
                 )
             )
             tenant_id = result.inserted_primary_key[0]  # type: ignore[index]
+            conn.execute(insert(tenant_state).values(tenant_id=tenant_id))
             key = _insert_key(conn, tenant_id)
     except IntegrityError:
         raise TenantError(f"tenant {code!r} already exists") from None

@@ -52,3 +52,26 @@ def test_bench_smoke_mode_pushes_every_scenario_and_measures_the_floor(engine_na
         assert listed["records"] == SMOKE_LIST_IDS
         assert listed["server"]["counts"]["received"] == 1
         assert listed["floor"]["per_second"] > 0
+
+
+def test_small_pushes_bench_runs_every_scenario_against_its_floor_app(engine_name):
+    """bench/small_pushes.py: pushapi and bench/floor_app.py each answer every request 200."""
+    script = BENCH.parent / "small_pushes.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--requests", "3", "--json", "--engine", engine_name,
+         "--postgres-url", POSTGRES_ADMIN_URL],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["engine"] == engine_name
+    assert [s["name"] for s in report["scenarios"]] == [
+        "1 record per request, new",
+        "1 record per request, changed",
+        "10 records per request, new",
+    ]
+    for scenario in report["scenarios"]:
+        for side in ("server", "floor"):
+            assert scenario[side]["per_second"] > 0
+            assert 0 < scenario[side]["p50_ms"] <= scenario[side]["p99_ms"]
+        assert scenario["ratio"] > 0

@@ -1,0 +1,156 @@
+"""Small pushes: one record per request (as Tendenci, an open-source client of this API, sends
+them) and 10 per request, against the floor app (bench/floor_app.py), over keep-alive.
+
+    python bench/small_pushes.py --engine sqlite
+    python bench/small_pushes.py --engine postgresql --requests 500 --json
+
+Each scenario runs on a fresh database, pushapi and the floor app each with one worker, one
+client sending its requests one after the other (each waits for the answer before the next, as
+a sync client does). Scenarios: new contacts one per request; the same contacts changed, one per
+request; new contacts ten per request. Reported: requests per second, the ratio to the floor
+app's, and the latency of a request at the median and the 99th percentile.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    DEFAULT_POSTGRES_URL,
+    SERVE_COMMAND,
+    BenchError,
+    create_tenant,
+    fresh_databases,
+    machine_info,
+    running_server,
+)
+from workload import make_contact
+
+FLOOR_APP = (sys.executable, str(Path(__file__).resolve().parent / "floor_app.py"))
+FLOOR_KEY = "floor-key"
+WARM_UP = 20  # requests before measuring, on other records
+
+
+def _bodies(requests: int, per_request: int, variant: int, first: int) -> list[bytes]:
+    return [
+        json.dumps(
+            [make_contact(first + n * per_request + i, variant) for i in range(per_request)]
+        ).encode()
+        for n in range(requests)
+    ]
+
+
+def _send(base_url: str, key: str, bodies: list[bytes]) -> list[float]:
+    """Send the bodies one after the other; the seconds of each request."""
+    headers = {"ApiKey": key, "Content-Type": "application/json"}
+    seconds = []
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for body in bodies:
+            started = time.perf_counter()
+            response = client.post("/v2/contactinfo", content=body, headers=headers)
+            seconds.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise BenchError(f"{base_url}: HTTP {response.status_code}: {response.text[:200]}")
+    return seconds
+
+
+def _summary(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "per_second": round(len(seconds) / sum(seconds), 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
+    }
+
+
+SCENARIOS = (
+    # name, records per request, changed (a second pass over the same records)
+    ("1 record per request, new", 1, False),
+    ("1 record per request, changed", 1, True),
+    ("10 records per request, new", 10, False),
+)
+
+
+def run(engine: str, requests: int, postgres_url: str) -> dict[str, Any]:
+    report: dict[str, Any] = {"machine": machine_info(), "engine": engine, "scenarios": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="pushapi-small-") as workdir,
+        fresh_databases(engine, Path(workdir), postgres_url) as databases,
+    ):
+        floor_url = (
+            f"sqlite:///{databases.floor_target}" if engine == "sqlite"
+            else databases.floor_target
+        )  # fmt: skip
+        key = create_tenant(databases.server_url)
+        with (
+            running_server(SERVE_COMMAND, databases.server_url, Path(workdir)) as server,
+            running_server(FLOOR_APP, floor_url, Path(workdir)) as floor,
+        ):
+            for name, per_request, changed in SCENARIOS:
+                first = 1 + len(report["scenarios"]) * 1_000_000
+                if changed:
+                    first = report["scenarios"][-1]["first"]
+                bodies = _bodies(requests, per_request, 1 if changed else 0, first)
+                warm = _bodies(WARM_UP, per_request, 0, 900_000_000 + first)
+                results = {}
+                for label, target, target_key in (
+                    ("server", server, key),
+                    ("floor", floor, FLOOR_KEY),
+                ):
+                    _send(target.base_url, target_key, warm)
+                    results[label] = _summary(_send(target.base_url, target_key, bodies))
+                ratio = results["server"]["per_second"] / results["floor"]["per_second"]
+                report["scenarios"].append(
+                    {"name": name, "first": first, "requests": requests,
+                     "ratio": round(ratio, 2), **results}
+                )  # fmt: skip
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [
+        f"small pushes on {report['engine']}, one client, keep-alive, "
+        f"{report['scenarios'][0]['requests']} requests per scenario",
+        "",
+        "| scenario | server req/s | floor req/s | ratio | server p50 / p99 ms "
+        "| floor p50 / p99 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in report["scenarios"]:
+        server, floor = s["server"], s["floor"]
+        lines.append(
+            f"| {s['name']} | {server['per_second']:,.0f} | {floor['per_second']:,.0f} "
+            f"| {s['ratio']:.2f}x | {server['p50_ms']} / {server['p99_ms']} "
+            f"| {floor['p50_ms']} / {floor['p99_ms']} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--requests", type=int, default=500, help="requests per scenario")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        report = run(args.engine, args.requests, args.postgres_url)
+    except BenchError as error:
+        print(f"small_pushes: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -173,11 +173,11 @@ def update_rows(
     names = list(rows[0])
     values = _processed(conn, table, names, [tuple(row.values()) for row in rows])
     changed = [name for name in names if name not in keys]
-    name, quoted_changed = _quoted(conn, table, changed)
-    _, quoted_keys = _quoted(conn, table, keys)
     if is_distributed(conn):
         _update_from_values(conn, table, keys, names, changed, values)
         return
+    name, quoted_changed = _quoted(conn, table, changed)
+    _, quoted_keys = _quoted(conn, table, keys)
     order = [names.index(name) for name in (*changed, *keys)]
     mark = _mark(conn)
     assignments = ", ".join(f"{column} = {mark}" for column in quoted_changed)
@@ -196,8 +196,8 @@ def _update_from_values(
     changed: list[str],
     values: list[tuple[Any, ...]],
 ) -> None:
-    """update_rows on PostgreSQL: `UPDATE ... FROM (VALUES ...)` joined by key, a chunk of rows
-    per statement, each restricted to the tenant."""
+    """update_rows on Citus: `UPDATE ... FROM (VALUES ...)` joined by key, a chunk of rows per
+    statement, each restricted to the one tenant of the rows (a single-shard statement)."""
     tenant_at = names.index("tenant_id")
     tenants = {row[tenant_at] for row in values}
     assert len(tenants) == 1, "update_rows updates the rows of one tenant"

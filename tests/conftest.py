@@ -235,7 +235,10 @@ def snapshot(engine: Engine) -> Callable[[TestTenant], dict[str, list[tuple[Any,
         state = {}
         with engine.connect() as conn:
             for table in tables.metadata.sorted_tables:
-                if table.name in ("tenants", "api_keys", "push_log"):
+                # push_days adds up the push log, which records refused pushes too.
+                if table.name in ("tenants", "api_keys", "push_log", "push_days"):
+                    continue
+                if "tenant_id" not in table.c:  # the console's operators and sessions
                     continue
                 rows = conn.execute(
                     select(table)

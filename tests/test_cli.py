@@ -20,13 +20,15 @@ import pytest
 import typer
 from conftest import EXAMPLES, POSTGRES_ADMIN_URL, _postgres_admin
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, make_url, select, text
 from support.server import ServerProcess, free_port, launch_server
 
 from pushapi import cli
 from pushapi.app import create_app
 from pushapi.config import Settings
-from pushapi.store.engine import normalise_url
+from pushapi.store.engine import build_engine, normalise_url
+from pushapi.store.operators import operator_password_matches
+from pushapi.store.tables import operators
 
 COMMAND = typer.main.get_command(cli.app)
 ERROR_PREFIX = "pushapi: error: "
@@ -574,3 +576,61 @@ def test_invalid_setting_in_the_environment_is_one_line_naming_it(
     monkeypatch.setenv(variable, value)
     url = f"sqlite:///{tmp_path / 'pushapi.db'}"
     assert_one_line_error(pushapi(*command, "--database-url", url), variable)
+
+
+# Operators of the console (SPEC 9) ------------------------------------------------------------
+
+
+def test_create_prints_the_password_once_and_keeps_only_a_slow_hash(pushapi, database_url):
+    name = f"op-{secrets.token_hex(4)}"
+    made = pushapi("operators", "create", name, "--json", "--database-url", database_url)
+    assert made.status == 0, made.err
+    shown = json.loads(made.out)
+    assert set(shown) == {"name", "password"} and shown["name"] == name
+    assert len(shown["password"]) >= 20
+    engine = build_engine(Settings(database_url=database_url))
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(select(operators).where(operators.c.name == name)).one()
+            assert shown["password"] not in stored.password_hash
+            assert stored.password_hash.startswith("$argon2id$")
+            assert operator_password_matches(conn, name, shown["password"])
+            assert not operator_password_matches(conn, name, shown["password"] + "x")
+    finally:
+        engine.dispose()
+    listed = pushapi("operators", "list", "--json", "--database-url", database_url)
+    assert name in [o["name"] for o in json.loads(listed.out)]
+    assert shown["password"] not in listed.out
+    plain = pushapi("operators", "list", "--database-url", database_url)
+    assert any(line.startswith(f"{name}\t") for line in plain.out.splitlines())
+    assert pushapi("operators", "delete", name, "--database-url", database_url).status == 0
+    listed = pushapi("operators", "list", "--json", "--database-url", database_url)
+    assert name not in [o["name"] for o in json.loads(listed.out)]
+
+
+def test_plain_create_prints_the_password_alone_on_the_last_line(pushapi, database_url):
+    name = f"op-{secrets.token_hex(4)}"
+    made = pushapi("operators", "create", name, "--database-url", database_url)
+    assert made.status == 0
+    password = made.last_line
+    engine = build_engine(Settings(database_url=database_url))
+    try:
+        with engine.connect() as conn:
+            assert operator_password_matches(conn, name, password)
+    finally:
+        engine.dispose()
+    pushapi("operators", "delete", name, "--database-url", database_url)
+
+
+def test_operator_errors_are_one_line(pushapi, database_url):
+    name = f"op-{secrets.token_hex(4)}"
+    assert pushapi("operators", "create", name, "--database-url", database_url).status == 0
+    twice = pushapi("operators", "create", name, "--database-url", database_url)
+    assert_one_line_error(twice, "already exists")
+    assert_one_line_error(
+        pushapi("operators", "create", "bad name!", "--database-url", database_url), "invalid"
+    )
+    pushapi("operators", "delete", name, "--database-url", database_url)
+    assert_one_line_error(
+        pushapi("operators", "delete", name, "--database-url", database_url), "unknown operator"
+    )

@@ -1,41 +1,17 @@
-"""The /docs page in a real browser: Swagger UI renders every endpoint from /openapi.json, with
-every script and style served by pushapi itself (no CDN).
+"""The /docs page in a real browser (tests/support/browser.py): Swagger UI renders every
+endpoint from /openapi.json, with every script and style served by pushapi itself (no CDN)."""
 
-Runs Debian's chromium through Playwright. Where /usr/bin/chromium is missing the test is skipped
-with a clear reason, unless PUSHAPI_REQUIRE_BROWSER=1 (CI sets it), which makes it fail instead.
-"""
-
-import os
-from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-
-CHROMIUM = Path(os.environ.get("PUSHAPI_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from support.browser import chromium
 
 
 @pytest.fixture
 def browser():
-    if not CHROMIUM.exists():
-        message = f"no browser at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("PUSHAPI_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def test_docs_page_renders_every_endpoint_from_local_assets(start_server, browser, tmp_path):

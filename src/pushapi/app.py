@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushapi import __version__
 from pushapi.config import Settings
+from pushapi.console import console_app
+from pushapi.console.pages import PREFIX as CONSOLE_PREFIX
 from pushapi.errors import ApiError, InternalFailure, ServiceUnavailable, error_body
 from pushapi.logs import ACCESS_LOGGER, configure_logging
 from pushapi.metrics import Metrics
@@ -104,7 +106,8 @@ class RequestContext:
         finally:
             duration = time.perf_counter() - started
             route = scope.get("route")
-            endpoint = getattr(route, "path", UNMATCHED)
+            # A mounted application's routes (the console's) are named with their mount path.
+            endpoint = scope.get("root_path", "") + route.path if route else UNMATCHED
             method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
             self.metrics.observe_request(endpoint, method, status, duration)
             access_log.info(
@@ -253,6 +256,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter = getattr(app.state, "rate_limiter", None)  # (event loop, RateLimiter)
         if limiter is not None and limiter[0] is asyncio.get_running_loop():
             await limiter[1].close()
+        app.state.console.state.sign_in_lock.close()
         writer.close()
         engine.dispose()
         app.state.health_engine.dispose()
@@ -274,6 +278,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(push.build_router())
     app.include_router(records.build_router())
     app.mount(ops.DOCS_ASSETS_URL, ops.DOCS_ASSETS, name="docs-assets")
+    app.state.console = console_app(settings, engine, writer)
+    app.mount(CONSOLE_PREFIX, app.state.console, name="console")
     for module in (groups, lists, pushes, changes, ops):
         app.include_router(module.router)
     _install_openapi(app)

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         description="When set, /metrics answers only with the header "
         "`Authorization: Bearer <token>`",
     )
+    console_secret_key: str | None = Field(
+        None,
+        description="Signs the console's session cookies; the same on every node. Unset: "
+        "`pushapi serve` makes one at start, so signing in again is needed after a restart",
+    )
+    console_secure_cookies: bool = Field(
+        False, description="true: the console's cookies are sent over HTTPS only (Secure)"
+    )
     log_level: str = Field("INFO", description="Level of the structured request log")
 
     @field_validator("rate_limit_storage")

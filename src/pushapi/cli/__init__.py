@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from pushapi.cli import admin, push, webhooks
+from pushapi.cli import admin, operators, push, webhooks
 from pushapi.cli.common import CliError, fail
 from pushapi.tenants import TenantError
 
@@ -28,6 +28,7 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.tenants_app, name="tenants")
 app.add_typer(admin.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(operators.operators_app, name="operators")
 
 
 def _settings_problems(error: Any) -> str | None:

@@ -1,6 +1,7 @@
 """The operator's commands (SPEC 2): serve, the database schema, tenants and their API keys."""
 
 import os
+import secrets
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -60,6 +61,8 @@ def serve(
             _ensure_demo_tenant(engine)
     # Every worker process builds its app from the environment (SPEC 2: PUSHAPI_* variables).
     os.environ["PUSHAPI_DATABASE_URL"] = database_url
+    # One key signs the console's cookies in every worker (docs/configuration.md).
+    os.environ.setdefault("PUSHAPI_CONSOLE_SECRET_KEY", secrets.token_urlsafe(32))
     print(f"pushapi: serving on http://{host}:{port} with {workers} worker(s)", file=sys.stderr)
     if not NATIVE:  # pragma: no cover - CI installs with a C compiler
         print(
@@ -88,8 +91,13 @@ def _ensure_demo_tenant(engine: "Engine") -> None:
     try:
         find_tenant(engine, "demo")
     except TenantError:
-        _tenant, key = create_tenant(engine, "demo", "community")
-        print("Created tenant 'demo' (platform community). Its API key, shown only once:")
+        from pushapi.config import Settings
+        from pushapi.demo import seed_demo
+
+        tenant, key = create_tenant(engine, "demo", "community")
+        seed_demo(engine, Settings(), tenant, key.key_id)
+        print("Created tenant 'demo' (platform community) with example data (docs/console.md).")
+        print("Its API key, shown only once:")
         print(key.api_key, flush=True)
         return
     print(

@@ -14,6 +14,7 @@ how a record is read: the tenant's platform and the fingerprint of the reading r
 """
 
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,10 +180,14 @@ def apply_contact_push(
     written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now, inserted)
     _remember_raw_digests(conn, tenant.tenant_id, pushed, stored, final)
     if counts.created or counts.updated or counts.deleted:
+        state = tenant_state.c
         conn.execute(
             update(tenant_state)
-            .where(tenant_state.c.tenant_id == tenant.tenant_id)
-            .values(contacts_version=tenant_state.c.contacts_version + 1)
+            .where(state.tenant_id == tenant.tenant_id)
+            .values(
+                contacts_version=state.contacts_version + 1,
+                contact_count=state.contact_count + _live(final.values()) - _live(stored.values()),
+            )
         )
     _replace_memberships(conn, tenant.tenant_id, written, stored)
     counts.changes += apply_group_attributes(
@@ -191,6 +196,11 @@ def apply_contact_push(
     _warn_unknown_references(conn, tenant.tenant_id, pushed, final, report)
     _warn_unknown_products(conn, tenant.tenant_id, pushed, report)
     return counts
+
+
+def _live(states: Iterable[RecordState]) -> int:
+    """How many of these records are stored and not deleted."""
+    return sum(1 for state in states if state.exists and not state.deleted)
 
 
 # Whether new contacts are inserted while the push is prepared (PostgreSQL); tests turn it off to

@@ -310,3 +310,20 @@ def insert_if_absent(conn: Connection, table: Table, row: dict[str, Any]) -> boo
     first_key = next(iter(table.primary_key.columns))
     statement = insert(table).values(**row).on_conflict_do_nothing().returning(first_key)
     return conn.execute(statement).first() is not None
+
+
+def insert_or_add(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], added: Sequence[str]
+) -> None:
+    """INSERT rows; where a row with the same primary key exists, add the `added` columns of the
+    new row to it instead (one executemany; counters kept per key)."""
+    if not rows:
+        return
+    insert = postgresql.insert if is_postgresql(conn) else sqlite.insert
+    statement = insert(table)
+    keys = [column.name for column in table.primary_key.columns]
+    statement = statement.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + statement.excluded[name] for name in added},
+    )
+    conn.execute(statement, list(rows))

@@ -1,7 +1,7 @@
 """The push log (SPEC 6): one row per push request, accepted or refused; never the payload."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -10,8 +10,9 @@ from sqlalchemy import Connection, insert, select
 from pushapi.errors import Issue
 from pushapi.schema.values import format_datetime
 from pushapi.store.counts import Counts
+from pushapi.store.dialect import insert_or_add
 from pushapi.store.paging import keyset_page
-from pushapi.store.tables import push_log
+from pushapi.store.tables import push_days, push_log
 
 # Warnings and errors kept per logged push; the response itself always carries all of them.
 LOGGED_ISSUES = 100
@@ -100,15 +101,41 @@ def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
 
 
 def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert push_log rows (push_log_row): one statement per call."""
+    """Insert push_log rows (push_log_row), and add them to the per-day counts of push_days:
+    two statements per call."""
     if rows:
         conn.execute(insert(push_log), rows)
+        insert_or_add(conn, push_days, day_counts(rows), DAY_COUNTS)
+
+
+DAY_COUNTS = ("pushes", "refused_pushes", "created", "updated", "deleted", "unchanged", "rejected")
+
+
+def day_counts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """push_log rows added up per tenant and UTC day, as push_days rows. The records of a dry
+    run count in no outcome; those of a refused push count as rejected."""
+    days: dict[tuple[int, date], dict[str, Any]] = {}
+    for row in rows:
+        day = row["received_at"].astimezone(UTC).date()
+        counts = days.setdefault(
+            (row["tenant_id"], day),
+            {"tenant_id": row["tenant_id"], "day": day} | dict.fromkeys(DAY_COUNTS, 0),
+        )
+        counts["pushes"] += 1
+        accepted = row["status"] == 200
+        counts["refused_pushes"] += not accepted
+        if row["dry_run"]:
+            continue
+        for outcome in ("created", "updated", "deleted", "unchanged"):
+            counts[outcome] += row[outcome]
+        counts["rejected"] += row["rejected"] if accepted else row["received"]
+    return list(days.values())
 
 
 _DETAIL_DECODER = msgspec.json.Decoder(_Detail)
 
 
-def _entry(row: Any) -> PushLogEntry:
+def entry_of(row: Any) -> PushLogEntry:
     """A row of push_log as the log shows it."""
     detail = _DETAIL_DECODER.decode(row.detail)
     return PushLogEntry(
@@ -142,7 +169,7 @@ def list_push_entries(
     rows, next_before = keyset_page(
         conn, query, push_log.c.request_id, limit, before, descending=True
     )
-    return [_entry(row) for row in rows], next_before
+    return [entry_of(row) for row in rows], next_before
 
 
 def get_push_entry(conn: Connection, tenant_id: int, request_id: str) -> PushLogEntry | None:
@@ -151,4 +178,4 @@ def get_push_entry(conn: Connection, tenant_id: int, request_id: str) -> PushLog
             push_log.c.tenant_id == tenant_id, push_log.c.request_id == request_id
         )
     ).first()
-    return None if row is None else _entry(row)
+    return None if row is None else entry_of(row)

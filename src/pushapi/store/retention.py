@@ -1,8 +1,8 @@
 """Pruning the push log (PUSHAPI_PUSHLOG_RETENTION_DAYS), the change feed
-(PUSHAPI_CHANGES_RETENTION_DAYS) and the expired answers of Idempotency-Keys
-(PUSHAPI_IDEMPOTENCY_TTL_HOURS): deleted in small batches, tenant by tenant,
-each batch a short transaction of its own that takes no tenant's push lock, so pruning never
-holds up a push.
+(PUSHAPI_CHANGES_RETENTION_DAYS), the expired answers of Idempotency-Keys
+(PUSHAPI_IDEMPOTENCY_TTL_HOURS) and console sessions idle for 8 hours: deleted in small batches,
+tenant by tenant, each batch a short transaction of its own that takes no tenant's push lock, so
+pruning never holds up a push.
 
 Request ids sort by time (request_ids.py), so "older than" is a range of the primary key
 (tenant_id, request_id): each batch is an index range, whatever the size of the log.
@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from pushapi.request_ids import first_request_id_at
+from pushapi.store.operators import prune_sessions
 from pushapi.store.tables import change_events, idempotency_keys, push_log, tenants
 
 log = logging.getLogger("pushapi.retention")
@@ -160,6 +161,8 @@ class Pruner:
                 expired = prune_idempotency_keys(self.engine)
                 if expired:
                     log.info("idempotency keys pruned", extra={"fields": {"deleted": expired}})
+                with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+                    prune_sessions(conn, datetime.now(UTC))
             except SQLAlchemyError:
                 log.warning("pruning failed; will try again", exc_info=True)
             delay = EVERY

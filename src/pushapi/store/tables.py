@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -84,6 +85,8 @@ tenant_state = Table(
     Column("contacts_version", Integer, nullable=False, server_default="0"),
     # The seq of the tenant's latest change event (SPEC 8); moved on under the tenant's lock.
     Column("change_seq", BigInteger, nullable=False, server_default="0"),
+    # Stored contacts not deleted, moved on with contacts_version (the console's overview).
+    Column("contact_count", BigInteger, nullable=False, server_default="0"),
 )
 
 api_keys = Table(
@@ -203,6 +206,43 @@ push_log = Table(
     # SPEC 3.2: records left out by ?onError=skip, and whether the push was a dry run.
     Column("rejected", Integer, nullable=False, server_default="0"),
     Column("dry_run", Boolean, nullable=False, server_default=false()),
+)
+
+# What the push log holds, added up per tenant and UTC day, in the transaction that writes the
+# push log: the console's 14-day chart reads 14 rows per tenant instead of every push
+# (docs/console.md). Records of dry runs count in none of the outcomes (SPEC 3.2).
+push_days = Table(
+    "push_days",
+    metadata,
+    Column("tenant_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("pushes", Integer, nullable=False),
+    Column("refused_pushes", Integer, nullable=False),  # answered other than 200
+    Column("created", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("deleted", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),  # records refused: left out, or in a refusal
+)
+
+# SPEC 9: who may sign in to the console besides tenants, and the signed-in sessions.
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", String(256), nullable=False),  # argon2id, never the password
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),  # SHA-256 of the cookie's secret
+    Column("operator", String(64)),  # set for an operator's session
+    Column("tenant_code", String(64)),  # set for a tenant's session
+    Column("key_id", String(32)),  # the key a tenant signed in with: revoked, signed out
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("seen_at", UtcDateTime, nullable=False),  # 8 hours idle after this, it has ended
 )
 
 # SPEC 8: the change feed, stored compactly: one row per run of up to CHANGES_PER_ROW consecutive

@@ -40,11 +40,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("PUSHAPI_REQUIRE_POSTGRES") == "1"
 CITUS_URL = os.environ.get("PUSHAPI_TEST_CITUS_URL") or None
+# Where the tests' PostgreSQL databases are: the Citus coordinator in Citus mode.
+ADMIN_URL = CITUS_URL or POSTGRES_ADMIN_URL
 EXAMPLES = Path(__file__).parent / "data"
 
 
-def _postgres_admin() -> psycopg.Connection[Any]:
-    url = make_url(POSTGRES_ADMIN_URL)
+def _postgres_admin(admin_url: str | None = None) -> psycopg.Connection[Any]:
+    """A connection to the admin database of ADMIN_URL (or of `admin_url`)."""
+    url = make_url(admin_url or ADMIN_URL)
     return psycopg.connect(
         host=url.host,
         port=url.port or 5432,

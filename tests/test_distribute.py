@@ -146,14 +146,14 @@ def test_refused_on_sqlite(pushapi: Callable[..., Outcome], tmp_path: Any) -> No
 def plain_postgres_url() -> Iterator[str]:
     """A new database of plain PostgreSQL (PUSHAPI_TEST_POSTGRES_URL), in every mode."""
     try:
-        admin = _postgres_admin()
+        admin = _postgres_admin(POSTGRES_ADMIN_URL)
     except psycopg.OperationalError as error:
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}")
     name = f"pushapi_plain_{secrets.token_hex(6)}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with _postgres_admin() as admin:
+    with _postgres_admin(POSTGRES_ADMIN_URL) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -286,3 +286,96 @@ def test_a_statement_citus_cannot_route_to_one_shard_fails_the_suite(
         pytest.skip("the session's SQLite database is not distributed")
     with engine.connect() as conn, pytest.raises(DBAPIError, match="multi-task query"):
         conn.exec_driver_sql("SELECT count(*) FROM contacts").scalar()
+
+
+# -- on plain PostgreSQL, with a stand-in for Citus's catalog and functions ------------------
+
+# Citus's node and table catalogs and its functions, as far as `distribute` uses them: each call
+# is recorded, so that what was asked of Citus, in which order, can be checked where Citus is
+# not installed (CI). The Citus-mode tests above run the real thing.
+STAND_IN = """
+CREATE TABLE pg_dist_node (
+    nodeid serial, nodename text, nodeport int, groupid int, isactive bool, noderole text
+);
+CREATE TABLE pg_dist_partition (logicalrelid regclass, partmethod text, repmodel text);
+CREATE TABLE citus_calls (n serial, call text);
+CREATE FUNCTION create_reference_table(t regclass) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO pg_dist_partition VALUES (t, 'n', 't');
+    INSERT INTO citus_calls (call) VALUES ('reference ' || t::text) $$;
+CREATE FUNCTION create_distributed_table(t regclass, col text, colocate_with text = 'default')
+RETURNS void LANGUAGE sql AS $$
+    INSERT INTO pg_dist_partition VALUES (t, 'h', 's');
+    INSERT INTO citus_calls (call) VALUES ('distributed ' || t::text || ' by ' || col
+        || ' with ' || colocate_with) $$;
+CREATE FUNCTION truncate_local_data_after_distributing_table(t regclass)
+RETURNS void LANGUAGE sql AS $$ INSERT INTO citus_calls (call) VALUES ('truncate ' || t::text) $$;
+"""
+
+
+def test_distribute_asks_citus_for_each_table_once_in_order(
+    plain_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pushapi.store.distribute as distribute_module
+
+    monkeypatch.setattr(distribute_module, "is_distributed", lambda _conn: True)
+    engine = build_engine(Settings(database_url=plain_postgres_url))
+    try:
+        upgrade_database(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(STAND_IN)
+        with pytest.raises(DistributeError, match=r"^no active Citus worker is registered"):
+            distribute(engine, metadata)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO pg_dist_node (nodename, nodeport, groupid, isactive, noderole)"
+                " VALUES ('127.0.0.1', 9700, 0, true, 'primary'),"
+                " ('127.0.0.1', 9701, 1, true, 'primary')"
+            )
+        later = MetaData()
+        Table("operators", later, Column("operator_id", Integer, primary_key=True))
+        with pytest.raises(DistributeError, match=r"^table operators is missing: run pushapi db"):
+            distribute(engine, later)
+        create_tenant(engine, "before", "community")
+        with pytest.raises(DistributeError, match=r"^table (api_keys|tenants) holds rows"):
+            distribute(engine, metadata)
+        said: list[str] = []
+        run = distribute(engine, metadata, existing_data=True, say=said.append)
+        assert said == run and len(run) == 2 * len(metadata.tables)
+        with engine.connect() as conn:
+            calls = list(conn.exec_driver_sql("SELECT call FROM citus_calls ORDER BY n").scalars())
+        plan = layout(metadata)
+        anchor = plan.distributed[0]
+        expected = []
+        for name in plan.reference:
+            expected += [f"reference {name}", f"truncate {name}"]
+        for name in plan.distributed:
+            with_ = "default" if name == anchor else anchor
+            expected += [f"distributed {name} by tenant_id with {with_}", f"truncate {name}"]
+        assert calls == expected
+        assert distribute(engine, metadata) == []  # everything is distributed already
+    finally:
+        engine.dispose()
+
+
+def test_across_tenants_lowers_the_multi_shard_guard_for_its_transaction_only(
+    plain_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pushapi.store.dialect as dialect
+
+    engine = create_engine(
+        normalise_url(plain_postgres_url),
+        connect_args={"options": "-c citus.multi_task_query_log_level=error"},
+    )
+    level = "SELECT current_setting('citus.multi_task_query_log_level')"
+    try:
+        with engine.connect() as conn:
+            dialect.across_tenants(conn)  # not a Citus database: nothing to lower
+            assert conn.exec_driver_sql(level).scalar() == "error"
+            conn.rollback()
+            monkeypatch.setattr(dialect, "is_distributed", lambda _conn: True)
+            dialect.across_tenants(conn)
+            assert conn.exec_driver_sql(level).scalar() == "off"
+            conn.rollback()
+            assert conn.exec_driver_sql(level).scalar() == "error"
+    finally:
+        engine.dispose()

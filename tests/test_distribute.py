@@ -14,7 +14,18 @@ from typing import Any
 import psycopg
 import pytest
 from conftest import CITUS_URL, POSTGRES_ADMIN_URL, _postgres_admin
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, create_engine, make_url
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    make_url,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from support import citus
 from test_cli import COMMAND, Outcome, _exit_status
@@ -30,7 +41,7 @@ from pushapi.store.distribute import (
 )
 from pushapi.store.engine import build_engine, normalise_url
 from pushapi.store.migrate import upgrade_database
-from pushapi.store.tables import metadata
+from pushapi.store.tables import metadata, tenant_state
 from pushapi.store.tenants import create_tenant, find_tenant
 
 needs_citus = pytest.mark.skipif(
@@ -379,3 +390,31 @@ def test_across_tenants_lowers_the_multi_shard_guard_for_its_transaction_only(
             assert conn.exec_driver_sql(level).scalar() == "error"
     finally:
         engine.dispose()
+
+
+def test_a_statement_run_again_and_again_stays_single_shard(
+    engine_name: str, engine: Engine, make_tenant: Callable[..., Any]
+) -> None:
+    """psycopg prepares a statement run five times; PostgreSQL then may plan it once for any
+    values, and on Citus that plan of `... WHERE tenant_id = $2::INTEGER` (an int2 parameter,
+    cast) goes to every shard. On a coordinator pushapi's connections plan each execution with
+    its values (store/engine.py); elsewhere they are left as they are."""
+    if engine_name == "sqlite":
+        pytest.skip("PostgreSQL's plan cache")
+    tenant = make_tenant()
+    with engine.connect() as conn:
+        for _ in range(12):
+            conn.execute(
+                update(tenant_state)
+                .where(tenant_state.c.tenant_id == tenant.tenant_id)
+                .values(contacts_version=tenant_state.c.contacts_version + 1)
+            )
+        version = conn.execute(
+            select(tenant_state.c.contacts_version).where(
+                tenant_state.c.tenant_id == tenant.tenant_id
+            )
+        ).scalar_one()
+        assert version == 12
+        mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+        assert mode == ("force_custom_plan" if CITUS_URL else "auto")
+        conn.rollback()

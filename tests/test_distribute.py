@@ -324,7 +324,7 @@ RETURNS void LANGUAGE sql AS $$ INSERT INTO citus_calls (call) VALUES ('truncate
 
 
 def test_distribute_asks_citus_for_each_table_once_in_order(
-    plain_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    plain_postgres_url: str, monkeypatch: pytest.MonkeyPatch, pushapi: Callable[..., Outcome]
 ) -> None:
     import pushapi.store.distribute as distribute_module
 
@@ -349,9 +349,12 @@ def test_distribute_asks_citus_for_each_table_once_in_order(
         create_tenant(engine, "before", "community")
         with pytest.raises(DistributeError, match=r"^table (api_keys|tenants) holds rows"):
             distribute(engine, metadata)
-        said: list[str] = []
-        run = distribute(engine, metadata, existing_data=True, say=said.append)
-        assert said == run and len(run) == 2 * len(metadata.tables)
+        url = plain_postgres_url
+        outcome = pushapi("db", "distribute", "--existing-data", "--database-url", url)
+        assert outcome.status == 0, outcome
+        said = outcome.out.strip().splitlines()
+        assert said[-1] == "the schema is distributed"
+        assert len(said) == 2 * len(metadata.tables) + 1
         with engine.connect() as conn:
             calls = list(conn.exec_driver_sql("SELECT call FROM citus_calls ORDER BY n").scalars())
         plan = layout(metadata)
@@ -363,7 +366,13 @@ def test_distribute_asks_citus_for_each_table_once_in_order(
             with_ = "default" if name == anchor else anchor
             expected += [f"distributed {name} by tenant_id with {with_}", f"truncate {name}"]
         assert calls == expected
+        assert said[:2] == [
+            f"SELECT create_reference_table('{plan.reference[0]}')",
+            f"SELECT truncate_local_data_after_distributing_table('{plan.reference[0]}')",
+        ]
         assert distribute(engine, metadata) == []  # everything is distributed already
+        again = pushapi("db", "distribute", "--database-url", url)
+        assert again.status == 0 and again.out == "the schema was distributed already\n", again
     finally:
         engine.dispose()
 

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 # The one launcher of real server processes, shared with the test suite.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support import citus as citus_databases
 from support.server import SERVE, ServerDidNotStart, ServerProcess, launch_server
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -54,8 +55,13 @@ class Databases:
 
 
 @contextmanager
-def fresh_databases(engine: str, workdir: Path, postgres_url: str) -> Iterator[Databases]:
-    """A temp SQLite file each, or PostgreSQL databases created here and dropped afterwards."""
+def fresh_databases(
+    engine: str, workdir: Path, postgres_url: str, citus: bool = False
+) -> Iterator[Databases]:
+    """A temp SQLite file each, or PostgreSQL databases created here and dropped afterwards.
+    With `citus` (`postgres_url` a Citus coordinator with its workers registered), the server's
+    database is made on every node and distributed after migrating, as the test suite's Citus
+    mode does (tests/support/citus.py); the floor's stays a plain database of the coordinator."""
     if engine == "sqlite":
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
         try:
@@ -71,13 +77,23 @@ def fresh_databases(engine: str, workdir: Path, postgres_url: str) -> Iterator[D
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
         raise BenchError(f"PostgreSQL not reachable at {postgres_url}: {first_line}") from None
     with admin:
-        for name in names:
+        for name in names[1:] if citus else names:
             admin.execute(f'CREATE DATABASE "{name}"')
     base = make_url(postgres_url)
     urls = [base.set(database=name).render_as_string(hide_password=False) for name in names]
     try:
+        if citus:
+            try:
+                urls[0] = citus_databases.create_database(
+                    postgres_url, names[0], single_shard=False
+                )
+            except (RuntimeError, psycopg.Error) as error:
+                raise BenchError(f"no Citus database at {postgres_url}: {error}") from None
+            citus_databases.migrate_and_distribute(urls[0])
         yield Databases(urls[0], urls[1])
     finally:
+        if citus:
+            citus_databases.drop_database(postgres_url, names[0])
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             for name in names:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -202,7 +202,7 @@ def run_once(
     workdir: Path,
     say: Callable[[str], None],
 ) -> None:
-    with fresh_databases(args.engine, workdir, args.postgres_url) as databases:
+    with fresh_databases(args.engine, workdir, args.postgres_url, args.citus) as databases:
         api_key = create_tenant(databases.server_url)
         with (
             running_server(SERVE_COMMAND, databases.server_url, workdir) as server,
@@ -380,6 +380,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="an admin database; fresh databases are created and dropped there",
     )
     parser.add_argument(
+        "--citus",
+        action="store_true",
+        help="--postgres-url is a Citus coordinator with workers: the server's database is made"
+        " on every node and distributed (pushapi db distribute) after migrating",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny run: 200 contacts, batches of 100, 1 run, 500 list ids",
@@ -390,6 +396,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.contacts, args.batch, args.runs, args.list_ids = 200, 100, 1, 500
+    if args.citus and args.engine != "postgresql":
+        parser.error("--citus needs --engine postgresql")
     if min(args.contacts, args.batch, args.runs, args.list_ids) < 1:
         parser.error("--contacts, --batch, --runs and --list-ids must be at least 1")
     return args
@@ -403,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     report: dict[str, Any] = {
         "machine": machine_info(),
-        "engine": args.engine,
+        "engine": "citus" if args.citus else args.engine,
         "contacts": args.contacts,
         "batch": args.batch,
         "runs": args.runs,
@@ -413,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcomes = [Outcome(scenario) for scenario in scenarios]
         with tempfile.TemporaryDirectory(prefix="pushapi-bench-") as workdir:
             for run in range(1, args.runs + 1):
-                say(f"run {run}/{args.runs} on {args.engine}")
+                say(f"run {run}/{args.runs} on {'citus' if args.citus else args.engine}")
                 run_once(args, scenarios, outcomes, Path(workdir), say)
     except BenchError as error:
         print(f"push_throughput: error: {error}", file=sys.stderr)

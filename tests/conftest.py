@@ -4,6 +4,11 @@ test (every test works in its own tenant, which also exercises tenant isolation)
 The whole suite runs once per engine: SQLite always, PostgreSQL when it can be reached. Where
 PostgreSQL cannot be reached its tests are skipped with a clear reason, unless
 PUSHAPI_REQUIRE_POSTGRES=1 (CI sets it), which makes them fail instead.
+
+Citus mode (PUSHAPI_TEST_CITUS_URL, a Citus coordinator with its workers registered): the
+PostgreSQL databases are made on every node of that cluster instead (tests/support/citus.py),
+and the session's database is distributed after migrating, as `pushapi db distribute` does.
+Their connections make any statement Citus cannot route to one shard an error.
 """
 
 import os
@@ -17,12 +22,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, make_url, select
+from support import citus
 from support.receiver import Receiver, receiving
 from support.server import ServerProcess, launch_server
 
 from pushapi.app import create_app
 from pushapi.config import Settings
 from pushapi.store import tables
+from pushapi.store.dialect import across_tenants
 from pushapi.store.engine import build_engine
 from pushapi.store.migrate import upgrade_database
 from pushapi.store.tenants import create_tenant
@@ -32,11 +39,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "PUSHAPI_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("PUSHAPI_REQUIRE_POSTGRES") == "1"
+CITUS_URL = os.environ.get("PUSHAPI_TEST_CITUS_URL") or None
+# Where the tests' PostgreSQL databases are: the Citus coordinator in Citus mode.
+ADMIN_URL = CITUS_URL or POSTGRES_ADMIN_URL
 EXAMPLES = Path(__file__).parent / "data"
 
 
-def _postgres_admin() -> psycopg.Connection[Any]:
-    url = make_url(POSTGRES_ADMIN_URL)
+def _postgres_admin(admin_url: str | None = None) -> psycopg.Connection[Any]:
+    """A connection to the admin database of ADMIN_URL (or of `admin_url`)."""
+    url = make_url(admin_url or ADMIN_URL)
     return psycopg.connect(
         host=url.host,
         port=url.port or 5432,
@@ -54,6 +65,7 @@ TEST_VARIABLES = frozenset(
     {
         "PUSHAPI_TEST_ENGINES",
         "PUSHAPI_TEST_POSTGRES_URL",
+        "PUSHAPI_TEST_CITUS_URL",
         "PUSHAPI_REQUIRE_POSTGRES",
         "PUSHAPI_TEST_CHROMIUM",
         "PUSHAPI_REQUIRE_BROWSER",
@@ -93,7 +105,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def _create_postgres_database(prefix: str) -> str:
-    """A new, empty PostgreSQL database; skipped (or failed, in CI) when PostgreSQL is away."""
+    """A new, empty PostgreSQL database; skipped (or failed, in CI) when PostgreSQL is away.
+    In Citus mode: on every node of the cluster, with the extension and the workers."""
+    if CITUS_URL:
+        return citus.create_database(CITUS_URL, f"{prefix}_{secrets.token_hex(6)}")
     try:
         admin = _postgres_admin()
     except psycopg.OperationalError as error:
@@ -111,6 +126,9 @@ def _create_postgres_database(prefix: str) -> str:
 
 
 def _drop_postgres_database(url: str) -> None:
+    if CITUS_URL:
+        citus.drop_database(CITUS_URL, str(make_url(url).database))
+        return
     with _postgres_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
@@ -124,6 +142,8 @@ def database_url(
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'pushapi.db'}"
         return
     url = _create_postgres_database("pushapi_test")
+    if CITUS_URL:
+        citus.migrate_and_distribute(url)
     yield url
     _drop_postgres_database(url)
 
@@ -279,4 +299,5 @@ def receiver(engine: Engine) -> Iterator[Receiver]:
     with receiving() as state:
         yield state
     with engine.begin() as conn:
+        across_tenants(conn)
         conn.execute(tables.webhooks.delete())

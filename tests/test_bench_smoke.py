@@ -6,16 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import POSTGRES_ADMIN_URL
+from conftest import CITUS_URL, POSTGRES_ADMIN_URL
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "push_throughput.py"
 SMOKE_CONTACTS, SMOKE_LIST_IDS = 200, 500
 
 
 def _run_smoke(engine: str) -> dict:
+    # Citus mode: the server's database distributed on the cluster (--citus).
+    citus = ["--citus"] if CITUS_URL and engine == "postgresql" else []
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--smoke", "--json", "--engine", engine,
-         "--postgres-url", POSTGRES_ADMIN_URL],
+        [sys.executable, str(BENCH), "--smoke", "--json", "--engine", engine, *citus,
+         "--postgres-url", CITUS_URL if citus else POSTGRES_ADMIN_URL],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -25,7 +27,7 @@ def _run_smoke(engine: str) -> dict:
 def test_bench_smoke_mode_pushes_every_scenario_and_measures_the_floor(engine_name):
     report = _run_smoke(engine_name)
     assert (report["engine"], report["contacts"], report["batch"], report["runs"]) == (
-        engine_name,
+        "citus" if CITUS_URL and engine_name == "postgresql" else engine_name,
         SMOKE_CONTACTS,
         100,
         1,

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from conftest import EXAMPLES, POSTGRES_ADMIN_URL, _postgres_admin
+from conftest import ADMIN_URL, EXAMPLES, _postgres_admin
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, make_url, select, text
 from support.server import ServerProcess, free_port, launch_server
@@ -356,7 +356,7 @@ def empty_database(engine_name: str, tmp_path: Path) -> Iterator[str]:
     name = f"pushapi_cli_{secrets.token_hex(5)}"
     with _postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     with _postgres_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

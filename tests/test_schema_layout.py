@@ -8,6 +8,7 @@ request finds its tenant, so they are small reference tables that every node hol
 
 import json
 import re
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, inspect
 
 from pushapi.push.endpoints import PUSH_ENDPOINTS
+from pushapi.store.distribute import layout
 from pushapi.store.tables import metadata
 
-REFERENCE_TABLES = {"tenants", "api_keys"}
-# The console's operators and sessions (SPEC 9) belong to no tenant: small reference tables too.
+REFERENCE_TABLES = set(layout(metadata).reference)  # what `pushapi db distribute` makes them
+# The console's operators and sessions (SPEC 9) belong to no tenant: reference tables too.
 CONSOLE_TABLES = {"operators", "console_sessions"}
-TENANT_TABLES = set(metadata.tables) - REFERENCE_TABLES - CONSOLE_TABLES
+TENANT_TABLES = set(metadata.tables) - REFERENCE_TABLES
 
 # One valid record per push endpoint, enough to make every read return something.
 SAMPLE_RECORDS: dict[str, list[dict[str, Any]]] = {
@@ -166,3 +168,35 @@ def test_requests_leave_the_reference_tables_as_they_are(
     assert writes, "the key's last use was written"
     assert all(re.match(r'\s*UPDATE\s+"?api_keys"?\s+SET\s+last_used_at\b', s, re.I)
                for s in writes), writes  # fmt: skip
+
+
+def test_a_keys_last_use_is_written_once_batched_off_the_requests(
+    make_client: Callable[..., TestClient], make_tenant: Callable[..., TestTenant]
+) -> None:
+    """`api_keys` is a reference table on Citus: many requests with one key write its last use
+    once (LAST_USED_RESOLUTION), from the background writer's thread, in a transaction of its
+    own, never in a push's."""
+    client, tenant = make_client(), make_tenant()
+    writes: list[tuple[str, str, int]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if re.match(r'\s*UPDATE\s+"?api_keys"?', statement, re.I):
+            many = len(parameters) if isinstance(parameters, list) else 1
+            writes.append((statement, threading.current_thread().name, many))
+
+    engines = {id(e): e for e in (client.app.state.engine, client.app.state.writer.engine)}
+    for engine in engines.values():
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        records = SAMPLE_RECORDS["contactinfo"]
+        for _round in range(2):
+            for _push in range(3):
+                response = client.post("/v2/contactinfo", json=records, headers=tenant.headers)
+                assert response.status_code == 200, response.text
+            client.app.state.writer.flush()
+    finally:
+        for engine in engines.values():
+            event.remove(engine, "before_cursor_execute", record)
+    assert [(thread, many) for _statement, thread, many in writes] == [
+        ("pushapi-background-writer", 1)
+    ], writes

@@ -228,7 +228,9 @@ def test_one_deliverer_holds_a_subscription_at_a_time(client, engine, tenant, re
     first.stop()  # gives its lease back
     with engine.connect() as conn:
         owner = conn.execute(
-            select(webhooks.c.lease_owner).where(webhooks.c.webhook_id == webhook_id)
+            select(webhooks.c.lease_owner).where(
+                webhooks.c.tenant_id == tenant.tenant_id, webhooks.c.webhook_id == webhook_id
+            )
         ).scalar_one()
     assert owner is None
     push(client, tenant, 1, 1)
@@ -259,7 +261,11 @@ def test_a_deleted_subscription_stops_its_delivery(client, engine, tenant, recei
     deliverer.tick()
     receiver.wait_for(lambda: receiver.in_flight == 1)
     with engine.begin() as conn:
-        conn.execute(delete(webhooks).where(webhooks.c.webhook_id == webhook_id))
+        conn.execute(
+            delete(webhooks).where(
+                webhooks.c.tenant_id == tenant.tenant_id, webhooks.c.webhook_id == webhook_id
+            )
+        )
     settle(deliverer)
     assert len(receiver.deliveries) == 1
 

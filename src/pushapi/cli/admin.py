@@ -114,6 +114,33 @@ def db_upgrade(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
         print("database is at the newest schema")
 
 
+@db_app.command("distribute")
+def db_distribute(
+    existing_data: Annotated[
+        bool,
+        typer.Option(
+            "--existing-data",
+            help="Move rows already stored to the workers (no pushapi server may run meanwhile)",
+        ),
+    ] = False,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+) -> None:
+    """Distribute the schema over Citus: data by tenant, co-located; tenants and keys held by
+    every node (docs/operations.md)."""
+    from pushapi.store.distribute import DistributeError, distribute
+    from pushapi.store.tables import metadata
+
+    with database(database_url) as engine:
+        try:
+            done = distribute(engine, metadata, existing_data=existing_data, say=print)
+        except DistributeError as error:
+            raise CliError(str(error)) from None
+    if done:
+        print("the schema is distributed")
+    else:
+        print("the schema was distributed already")
+
+
 @tenants_app.command("create")
 def tenants_create(
     code: Annotated[str, typer.Argument(help="Tenant code, e.g. acme")],

@@ -37,6 +37,15 @@ def is_distributed(conn: Connection) -> bool:
     return bool(info["citus"])
 
 
+def across_tenants(conn: Connection) -> None:
+    """Say that the statements that follow, in this transaction, reach every tenant on purpose
+    (a deliverer's poll, an operator's listing). On Citus each goes to every shard: the test
+    suite raises `citus.multi_task_query_log_level` to `error`, so that any other statement that
+    Citus cannot route to one shard fails (docs/operations.md); this lowers it again."""
+    if is_distributed(conn):
+        conn.exec_driver_sql("SET LOCAL citus.multi_task_query_log_level = 'off'")
+
+
 def _mark(conn: Connection) -> str:
     """The driver's placeholder: psycopg's %s or sqlite3's ?."""
     return "%s" if is_postgresql(conn) else "?"

@@ -31,7 +31,7 @@ def build_engine(settings: Settings) -> Engine:
     if "application_name" not in url.query:
         # Names pushapi's sessions in pg_stat_activity, for operators.
         url = url.update_query_dict({"application_name": "pushapi"})
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -39,6 +39,23 @@ def build_engine(settings: Settings) -> Engine:
         # A connection the database (or a proxy) closed while it was idle is replaced, not used.
         pool_pre_ping=True,
     )
+    event.listen(engine, "connect", _on_citus)
+    return engine
+
+
+def _on_citus(dbapi_connection: Any, record: Any) -> None:
+    """Note whether the database is a Citus coordinator (dialect.is_distributed), and there
+    plan every execution of a prepared statement with its values: the generic plan PostgreSQL
+    switches to after five executions hides the tenant from Citus, which then sends a statement
+    such as `UPDATE tenant_state ... WHERE tenant_id = $2` to every shard (each an
+    `UPDATE` of nothing but on the tenant's, all in one two-phase commit) instead of to one."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'")
+        distributed = cursor.fetchone() is not None
+        if distributed:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
+    record.info["citus"] = distributed
 
 
 def _sqlite_engine(url: URL, settings: Settings) -> Engine:

@@ -70,6 +70,8 @@ tenants = Table(
     Column("region", String(8), nullable=False),
     Column("community_group_types", Text, nullable=False),  # JSON array of GroupType values
     Column("created_at", UtcDateTime, nullable=False),
+    # Distributed databases (store/distribute.py): held whole by every node.
+    info={"citus": "reference"},
 )
 
 # What pushes move on, one row per tenant, apart from `tenants`: `tenants` and `api_keys` are
@@ -99,6 +101,7 @@ api_keys = Table(
     Column("last_used_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
     Index("ix_api_keys_key_id", "key_id", unique=True),
+    info={"citus": "reference"},  # a key is looked up by its id, before its tenant is known
 )
 
 

@@ -19,6 +19,7 @@ import msgspec
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 
 from pushapi.store.changes import EVENT_TYPES, feed_position
+from pushapi.store.dialect import across_tenants
 from pushapi.store.tables import tenants, webhooks
 from pushapi.store.tenants import find_tenant
 
@@ -199,6 +200,7 @@ def _dead_here(owner: str | None) -> bool:
 def due_webhooks(engine: Engine, now: datetime) -> list[Subscription]:
     """Subscriptions that may be delivered now (not disabled, not waiting for a retry)."""
     with engine.connect() as conn:
+        across_tenants(conn)  # one poll for the subscriptions of every tenant
         rows = conn.execute(
             _query().where(
                 webhooks.c.state != DISABLED,

@@ -99,10 +99,13 @@ def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
     }
 
 
+_INSERT = insert(push_log)  # built once: every push writes its entry
+
+
 def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert push_log rows (push_log_row): one statement per call."""
     if rows:
-        conn.execute(insert(push_log), rows)
+        conn.execute(_INSERT, rows)
 
 
 _DETAIL_DECODER = msgspec.json.Decoder(_Detail)

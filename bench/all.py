@@ -1,6 +1,6 @@
 """Every benchmark of bench/, on both engines, in one command.
 
-    python bench/all.py                 # what docs/benchmark.md reports (about an hour)
+    python bench/all.py                 # what docs/benchmark.md reports
     python bench/all.py --engine sqlite --runs 3
     python bench/all.py --smoke         # everything once, tiny: checks that it all works
 

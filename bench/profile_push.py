@@ -128,8 +128,10 @@ RULES = (
     # event-loop thread: HTTP, framework, middleware, response
     Rule(IDLE, ("epoll.poll", "poll"), sticky=True),
     Rule(IDLE, ("select",), "EpollSelector", sticky=True),
-    Rule("HTTP: uvicorn + h11 (parse request, send response)", file_part="/uvicorn/"),
-    Rule("HTTP: uvicorn + h11 (parse request, send response)", file_part="/h11/"),
+    Rule("HTTP: uvicorn + its parser (parse request, send response)", file_part="/uvicorn/"),
+    Rule("HTTP: uvicorn + its parser (parse request, send response)", file_part="/h11/"),
+    Rule("HTTP: uvicorn + its parser (parse request, send response)", file_part="/httptools/"),
+    Rule("HTTP: uvicorn + its parser (parse request, send response)", file_part="serving.py"),
     Rule("framework: Starlette/FastAPI (routing, dependencies)", file_part="/starlette/"),
     Rule("framework: Starlette/FastAPI (routing, dependencies)", file_part="/fastapi/"),
     Rule("middleware: RequestContext (request id, header)", ("__call__",), "RequestContext"),

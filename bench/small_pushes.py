@@ -8,7 +8,8 @@ Each scenario runs on a fresh database, pushapi and the floor app each with one 
 client sending its requests one after the other (each waits for the answer before the next, as
 a sync client does). Scenarios: new contacts one per request; the same contacts changed, one per
 request; new contacts ten per request. Reported: requests per second, the ratio to the floor
-app's, and the latency of a request at the median and the 99th percentile.
+app's, the latency of a request at the median and the 99th percentile, and the CPU time of
+each process per request (/proc; it moves less than the rates when the machine is shared).
 """
 
 import argparse
@@ -81,8 +82,9 @@ SCENARIOS = (
 )
 
 
-def run(engine: str, requests: int, postgres_url: str) -> dict[str, Any]:
-    report: dict[str, Any] = {"machine": machine_info(), "engine": engine, "scenarios": []}
+def run_once(engine: str, requests: int, postgres_url: str) -> list[dict[str, Any]]:
+    """Every scenario once, on fresh databases and fresh processes."""
+    scenarios: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pushapi-small-") as workdir,
         fresh_databases(engine, Path(workdir), postgres_url) as databases,
@@ -97,9 +99,9 @@ def run(engine: str, requests: int, postgres_url: str) -> dict[str, Any]:
             running_server(FLOOR_APP, floor_url, Path(workdir)) as floor,
         ):
             for name, per_request, changed in SCENARIOS:
-                first = 1 + len(report["scenarios"]) * 1_000_000
+                first = 1 + len(scenarios) * 1_000_000
                 if changed:
-                    first = report["scenarios"][-1]["first"]
+                    first = scenarios[-1]["first"]
                 bodies = _bodies(requests, per_request, 1 if changed else 0, first)
                 warm = _bodies(WARM_UP, per_request, 0, 900_000_000 + first)
                 results = {}
@@ -108,30 +110,58 @@ def run(engine: str, requests: int, postgres_url: str) -> dict[str, Any]:
                     ("floor", floor, FLOOR_KEY),
                 ):
                     _send(target.base_url, target_key, warm)
+                    cpu_before = target.cpu_seconds()
                     results[label] = _summary(_send(target.base_url, target_key, bodies))
+                    cpu = (target.cpu_seconds() - cpu_before) / len(bodies)
+                    results[label]["cpu_ms"] = round(cpu * 1000, 2)
                 ratio = results["server"]["per_second"] / results["floor"]["per_second"]
-                report["scenarios"].append(
+                scenarios.append(
                     {"name": name, "first": first, "requests": requests,
                      "ratio": round(ratio, 2), **results}
                 )  # fmt: skip
+    return scenarios
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario over several runs: the median of each figure, and each run's ratio."""
+    summary = {key: runs[0][key] for key in ("name", "requests")}
+    summary["ratio"] = round(statistics.median(r["ratio"] for r in runs), 2)
+    summary["ratios_per_run"] = [r["ratio"] for r in runs]
+    for label in ("server", "floor"):
+        summary[label] = {
+            figure: round(statistics.median(r[label][figure] for r in runs), 2)
+            for figure in runs[0][label]
+        }
+    return summary
+
+
+def run(engine: str, requests: int, postgres_url: str, runs: int = 1) -> dict[str, Any]:
+    report: dict[str, Any] = {"machine": machine_info(), "engine": engine, "runs": runs}
+    every = [run_once(engine, requests, postgres_url) for _ in range(runs)]
+    report["scenarios"] = [_medians(list(of_scenario)) for of_scenario in zip(*every, strict=True)]
+    report["load_average_after"] = machine_info()["load_average"]
     return report
 
 
 def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"small pushes on {report['engine']}, one client, keep-alive, "
-        f"{report['scenarios'][0]['requests']} requests per scenario",
+        f"{report['scenarios'][0]['requests']} requests per scenario, medians of "
+        f"{report['runs']} run(s); load average {report['machine']['load_average'][0]} at "
+        f"start, {report['load_average_after'][0]} at the end",
         "",
-        "| scenario | server req/s | floor req/s | ratio | server p50 / p99 ms "
-        "| floor p50 / p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| scenario | server req/s | floor req/s | ratio (each run) | server p50 / p99 ms "
+        "| floor p50 / p99 ms | CPU ms per request (server; floor) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in report["scenarios"]:
         server, floor = s["server"], s["floor"]
+        runs = ", ".join(f"{ratio:.2f}" for ratio in s["ratios_per_run"])
         lines.append(
             f"| {s['name']} | {server['per_second']:,.0f} | {floor['per_second']:,.0f} "
-            f"| {s['ratio']:.2f}x | {server['p50_ms']} / {server['p99_ms']} "
-            f"| {floor['p50_ms']} / {floor['p99_ms']} |"
+            f"| {s['ratio']:.2f}x ({runs}) | {server['p50_ms']} / {server['p99_ms']} "
+            f"| {floor['p50_ms']} / {floor['p99_ms']} "
+            f"| {server['cpu_ms']}; {floor['cpu_ms']} |"
         )
     return "\n".join(lines)
 
@@ -140,11 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=500, help="requests per scenario")
+    parser.add_argument("--runs", type=int, default=1, help="runs; medians are reported")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        report = run(args.engine, args.requests, args.postgres_url)
+        report = run(args.engine, args.requests, args.postgres_url, args.runs)
     except BenchError as error:
         print(f"small_pushes: {error}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """CPU time of the push's steps before the database, in-process and without a profiler.
 
-    python bench/stage_timings.py --contacts 3000 --batch 1000
+    python bench/stage_timings.py --contacts 3000 --batch 1000 [--workload shapes]
 
 A sampling profiler inflates code that makes many small calls (validation most of all); this
 times the same steps with `time.process_time` alone, per 1,000 contacts, to check the profile's
@@ -30,15 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from floor import Rows
 from floor import load_json as floor_load_json
-from workload import batch_bodies
+from workload import WORKLOADS, workload_bodies
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workload", choices=WORKLOADS, default="canonical")
     args = parser.parse_args(argv)
-    bodies = batch_bodies(args.contacts, args.batch)
+    bodies = workload_bodies(args.workload, args.contacts, args.batch)
     tenant = Tenant(
         1, "bench", "community", "us", frozenset(DEFAULT_COMMUNITY_GROUP_TYPES), datetime.now(UTC)
     )
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         records = [reader.read(raw) for raw in raws]
         started = timed("server: compiled reader (validation)", started)
         valid = [record for record in records if record is not None]
-        assert len(valid) == len(raws), "the compiled reader declined canonical records"
+        assert len(valid) == len(raws), "the compiled reader declined records"
         for index, record in enumerate(valid):
             contact_warnings(record, index, tenant.platform, report)
         started = timed("server: contact_warnings (e-mails, memberships)", started)

@@ -200,3 +200,153 @@ def list_body(list_id: str, ids: int) -> bytes:
         "ContactIds": [contact_id(n) for n in range(1, ids + 1)],
     }
     return json.dumps([record]).encode()
+
+
+# The second workload ("shapes"): the same 12 rows per contact, with the value shapes AMS exports
+# write besides the canonical ones, and a sparse change pattern.
+WORKLOADS = ("canonical", "shapes")
+SHAPES_FIRST = 5_000_001  # ids of the shapes workload, apart from the canonical ones
+OFFSETS = ("-05:00", "-04:00", "-06:00", "-07:00", "+02:00")
+
+
+def _shaped_moment(rng: random.Random, first_year: int, last_year: int) -> str:
+    """A DateTime with a zone offset, without milliseconds half of the time."""
+    day = f"{rng.randint(first_year, last_year)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+    millis = f".{rng.randint(0, 999):03d}" if rng.random() < 0.5 else ""
+    return f"{day}T{clock}{millis}{rng.choice(OFFSETS)}"
+
+
+def make_shaped_contact(number: int, variant: int = 0) -> dict[str, Any]:
+    """Contact `number` of the shapes workload: blank strings ("Suffix": ""), nulls, an explicit
+    "IsDeleted": false, offsets like -05:00, booleans and numbers where the canonical contact
+    has them. Variant 1 changes only FirstName and the second address's City (a sparse change:
+    everything else is byte for byte the same as variant 0)."""
+    rng = random.Random(f"pushapi-bench-shapes:{number}")
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    if variant:
+        first = FIRST_NAMES[(FIRST_NAMES.index(first) + variant) % len(FIRST_NAMES)]
+    email = f"{last.lower()}.{number}@example.net"
+    joined = _shaped_moment(rng, 2000, 2015)
+    committees = rng.sample(range(MEMBERSHIP_LEVELS + 1, MEMBERSHIP_LEVELS + COMMITTEES + 1), 2)
+    (name_a, values_a), (name_b, _) = rng.sample(DEMOGRAPHICS, 2)
+    addresses = []
+    for kind, primary in (("Home", True), ("Work", False)):
+        city, state, postal = rng.choice(CITIES)
+        addresses.append(
+            {
+                "AddressName": kind,
+                "AddressLine1": f"{rng.randint(100, 9999)} {rng.choice(STREETS)} Ave",
+                "AddressLine2": None if rng.random() < 0.5 else "",
+                "City": city,
+                "StateProvince": state,
+                "PostalCode": postal,
+                "CountryCode": "US",
+                "AddressType": kind,
+                "Latitude": None,
+                "Longitude": None,
+                "DoNotPublish": False,
+                "IsBill": primary,
+                "IsShip": False,
+                "IsMail": primary,
+                "IsPrimary": primary,
+            }
+        )
+    if variant:
+        city = addresses[1]["City"]
+        names = [c[0] for c in CITIES]
+        addresses[1]["City"] = names[(names.index(city) + variant) % len(names)]
+    groups = []
+    for number_of_group, committee in (
+        (rng.randint(1, MEMBERSHIP_LEVELS), False),
+        (committees[0], True),
+        (committees[1], True),
+    ):
+        groups.append(
+            {
+                "GroupId": f"G{number_of_group:03d}",
+                "GroupName": f"Committee {number_of_group}"
+                if committee
+                else f"Membership Level {number_of_group}",
+                "GroupType": "Committee" if committee else "Membership",
+                "GroupSubType": "",
+                "Role": None if committee and rng.random() < 0.5 else "Member",
+                "InitialJoinDate": joined,
+                "BeginDate": _shaped_moment(rng, 2010, 2020),
+                "EndDate": None,
+            }
+        )
+    return {
+        "ContactDetails": {
+            "ContactId": contact_id(number),
+            "FirstName": first,
+            "LastName": last,
+            "MiddleName": "",
+            "Prefix": None,
+            "Suffix": "",
+            "InformalName": None,
+            "PrimaryEmailAddress": email,
+            "OrganizationName": "" if rng.random() < 0.5 else f"{rng.choice(LAST_NAMES)} & Co",
+            "Title": None,
+            "Designation": "",
+            "ContactType": "Individual",
+            "Gender": None,
+            "Age": None,
+            "Birthday": None,
+            "MemberSince": joined,
+            "MemberExpiresOn": _shaped_moment(rng, 2016, 2030),
+            "IsMember": True,
+            "IsOrganization": False,
+            "DoNotEmail": False,
+            "ExcludeFromDirectory": False,
+            "Bio": "",
+            "WebsiteURL": None,
+            "LinkedinURL": "",
+            "IsDeleted": False,
+        },
+        "Groups": groups,
+        "Addresses": addresses,
+        "PhoneNumbers": [
+            {
+                "FormattedNumber": f"({rng.randint(200, 999)}) 555-{rng.randint(0, 9999):04d}",
+                "PhoneType": kind,
+                "IsPreferred": kind == "Home",
+                "IsSmsPreferred": False,
+                "DoNotPublish": False,
+            }
+            for kind in ("Home", "Work")
+        ],
+        "EmailAddresses": [
+            {
+                "EmailAddress": email,
+                "EmailType": "Personal",
+                "IsPreferred": True,
+                "DoNotPublish": False,
+            },
+            {
+                "EmailAddress": f"{last.lower()}{number}@work.example.net",
+                "EmailType": "",
+                "IsPreferred": False,
+                "DoNotPublish": False,
+            },
+        ],
+        "Demographics": [
+            {"DemographicName": name_a, "DemographicValue": rng.choice(values_a)},
+            {"DemographicName": name_b, "DemographicValue": ""},
+        ],
+    }
+
+
+def workload_bodies(
+    workload: str, contacts: int, batch: int, variant: int = 0, first: int | None = None
+) -> list[bytes]:
+    """The request bodies of `workload` ("canonical" or "shapes"), `batch` contacts each."""
+    if workload == "canonical":
+        return batch_bodies(contacts, batch, variant, first or 1)
+    start = SHAPES_FIRST if first is None else first
+    bodies = []
+    for at in range(start, start + contacts, batch):
+        stop = min(at + batch, start + contacts)
+        records = [make_shaped_contact(n, variant) for n in range(at, stop)]
+        bodies.append(json.dumps(records).encode())
+    return bodies

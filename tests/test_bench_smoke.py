@@ -1,5 +1,5 @@
-"""The push benchmark (bench/push_throughput.py) runs end to end in its smoke mode: a real server,
-real HTTP pushes, the floor on the same bodies, and counts that add up. No timing is asserted."""
+"""The benchmarks of bench/ run end to end in their smoke modes: a real server, real HTTP pushes
+and reads, the floors on the same data, and counts that add up. No timing is asserted."""
 
 import json
 import subprocess
@@ -17,7 +17,7 @@ def _run_smoke(engine: str) -> dict:
     citus = ["--citus"] if CITUS_URL and engine == "postgresql" else []
     done = subprocess.run(
         [sys.executable, str(BENCH), "--smoke", "--json", "--engine", engine, *citus,
-         "--postgres-url", CITUS_URL if citus else POSTGRES_ADMIN_URL],
+         "--workload", "both", "--postgres-url", CITUS_URL if citus else POSTGRES_ADMIN_URL],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -35,9 +35,13 @@ def test_bench_smoke_mode_pushes_every_scenario_and_measures_the_floor(engine_na
     assert report["machine"]["nproc"] >= 1 and report["machine"]["cpu_model"]
     scenarios = {s["name"]: s for s in report["scenarios"]}
     expected_counts = {
-        "first_load": "created",
-        "changed_repush": "updated",
-        "unchanged_repush": "unchanged",
+        f"{workload}{name}": outcome
+        for workload in ("", "shapes_")  # the canonical workload, then the other value shapes
+        for name, outcome in (
+            ("first_load", "created"),
+            ("changed_repush", "updated"),
+            ("unchanged_repush", "unchanged"),
+        )
     }
     for name, outcome in expected_counts.items():
         measured = scenarios[name]
@@ -77,3 +81,20 @@ def test_small_pushes_bench_runs_every_scenario_against_its_floor_app(engine_nam
             assert scenario[side]["per_second"] > 0
             assert 0 < scenario[side]["p50_ms"] <= scenario[side]["p99_ms"]
         assert scenario["ratio"] > 0
+
+
+def test_listing_bench_reads_every_contact_back_and_measures_its_floor(engine_name):
+    """bench/listing.py: every loaded contact comes back once through GET /v2/contacts paging,
+    and the floor reads as many from the database."""
+    script = BENCH.parent / "listing.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--smoke", "--json", "--engine", engine_name,
+         "--postgres-url", POSTGRES_ADMIN_URL],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["engine"], report["contacts"], report["limit"]) == (engine_name, 300, 100)
+    assert report["pages"] == 3
+    assert report["server"]["per_second"] > 0 and report["floor"]["per_second"] > 0
+    assert report["ratio"] > 0

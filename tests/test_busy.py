@@ -2,6 +2,7 @@
 Retry-After (which clients retry), not left hanging and not answered 500."""
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -13,7 +14,7 @@ from conftest import EXAMPLES, _postgres_admin
 from sqlalchemy import make_url
 
 from pushapi.config import Settings
-from pushapi.store.engine import build_engine
+from pushapi.store.engine import PING_AFTER_IDLE_SECONDS, build_engine
 from pushapi.store.migrate import upgrade_database
 from pushapi.store.tenants import create_tenant
 
@@ -154,3 +155,37 @@ def test_a_dropped_postgresql_database_answers_503_not_500(
     ):
         assert answer.status_code == 503, answer.text
         assert "retry-after" in answer.headers or answer.json()["status"] == "unavailable"
+
+
+def test_a_postgresql_connection_closed_while_idle_is_replaced_not_used(
+    make_empty_database, engine_name, monkeypatch
+):
+    """A pooled connection is pinged once it sat idle past PING_AFTER_IDLE_SECONDS (not when it
+    came back a moment ago); one the database closed meanwhile is replaced."""
+    if engine_name != "postgresql":
+        pytest.skip("PostgreSQL")
+    url = make_empty_database()
+    engine = build_engine(Settings(database_url=url, pool_size=1, max_overflow=0))
+    pings: list[bool] = []
+    ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: object) -> bool:
+        pings.append(True)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    backend = "SELECT pg_backend_pid()"
+    try:
+        with engine.connect() as conn:
+            first = conn.exec_driver_sql(backend).scalar_one()
+        with engine.connect() as conn:  # back in the pool a moment ago: used without a ping
+            assert conn.exec_driver_sql(backend).scalar_one() == first
+        assert pings == []
+        with _postgres_admin() as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        time.sleep(PING_AFTER_IDLE_SECONDS + 0.2)
+        with engine.connect() as conn:  # pinged, found closed, replaced
+            assert conn.exec_driver_sql(backend).scalar_one() != first
+        assert len(pings) >= 1
+    finally:
+        engine.dispose()

@@ -11,6 +11,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pushapi.store import contact_reads
+from pushapi.store.documents import dump_document, load_json
 
 # The canonical field names of every object of a ContactInfo record, as the public reference and
 # SPEC 4.1 spell them; written here, not taken from pushapi, so the shape is checked independently.
@@ -430,3 +435,27 @@ def test_reads_need_a_valid_api_key(client, tenant):
     for path in ("/v2/contacts", "/v2/contacts/a"):
         assert_error(client.get(path), 401, "unauthorized")
         assert_error(client.get(path, headers={"ApiKey": "pk_wrong"}), 401, "unauthorized")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    value=st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.decimals(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_stored_documents_are_read_back_as_load_json_reads_them(value: Any) -> None:
+    """contact_reads decodes stored documents with msgspec: the same values, of the same types,
+    in the same key order as documents.load_json (decimals exact)."""
+    text = dump_document({"doc": value})
+    fast, reference = contact_reads._STORED_DOCUMENT.decode(text), load_json(text)
+    assert fast == reference
+    assert repr(fast) == repr(reference)  # Decimal('0.10') is not Decimal('0.1'); key order

@@ -14,7 +14,7 @@ import socket
 from functools import cache
 from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pushapi.config import Settings
 
@@ -33,8 +33,10 @@ def header_timeout() -> float:
     return Settings().header_timeout_seconds
 
 
-class HeaderTimeoutProtocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection whose request headers are late."""
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (the C parser; h11 took a sixth more of the server's CPU time
+    per small push, docs/benchmark.md "Measured choices"), closing a connection whose request
+    headers are late."""
 
     def connection_made(self, transport: Any) -> None:  # type: ignore[override]
         self._header_timer: asyncio.TimerHandle | None = None

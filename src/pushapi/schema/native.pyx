@@ -2,7 +2,7 @@
 """The usual DateTime form in native code, hand-written (built from this Cython source at install).
 
 `millis_zoned` is the exact twin of `values.millis_zoned`, which stays the reference: the normal
-form of `yyyy-MM-ddTHH:mm:ss.fff` with `Z` or an offset, or None to leave the value to the
+form of `yyyy-MM-ddTHH:mm:ss.fff` or `yyyy-MM-ddTHH:mm:ss` with `Z` or an offset, or None to leave the value to the
 general path. It runs for most DateTimes of every push, where string operations in Python cost a
 fifth of the reader's time (docs/architecture.md, "Native code"). tests/test_native.py compares
 the two. Without a C compiler the package installs without this module and the Python code runs.
@@ -48,14 +48,20 @@ cdef inline void _put_two(char* out, Py_ssize_t at, int value) noexcept:
 
 
 cpdef object millis_zoned(str raw):
-    """The normal form of a DateTime written yyyy-MM-ddTHH:mm:ss.fff with Z or +hh:mm, or None.
+    """The normal form of a DateTime written yyyy-MM-ddTHH:mm:ss.fff or yyyy-MM-ddTHH:mm:ss with Z
+    or +hh:mm, or None.
 
     None leaves the value to the general path, which also explains what is wrong.
     """
     cdef Py_ssize_t length = PyUnicode_GET_LENGTH(raw)
-    if (length != 24 and length != 29) or not PyUnicode_IS_ASCII(raw):
+    if length != 20 and length != 24 and length != 25 and length != 29:
+        return None
+    if not PyUnicode_IS_ASCII(raw):
         return None
     cdef const char* s = PyUnicode_AsUTF8AndSize(raw, &length)
+    # Without the milliseconds, the zone starts where their "." would be.
+    cdef bint whole = length == 20 or length == 25
+    cdef Py_ssize_t zone = 19 if whole else 23
     cdef int high = _two(s, 0), low = _two(s, 2)
     cdef int month = _two(s, 5), day = _two(s, 8)
     cdef int hour = _two(s, 11), minute = _two(s, 14), second = _two(s, 17)
@@ -63,22 +69,34 @@ cpdef object millis_zoned(str raw):
         high < 0 or low < 0 or month < 1 or month > 12 or day < 1 or day > 31
         or hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59
         or s[4] != b'-' or s[7] != b'-' or s[10] != b'T' or s[13] != b':' or s[16] != b':'
-        or s[19] != b'.' or _two(s, 20) < 0 or s[22] < 48 or s[22] > 57
     ):
+        return None
+    if not whole and (s[19] != b'.' or _two(s, 20) < 0 or s[22] < 48 or s[22] > 57):
         return None
     cdef int year = high * 100 + low
     if year == 0 or day > _days_in(month, year):
         return None
-    if length == 24:
-        return raw if s[23] == b'Z' else None
-    cdef int zone_hours = _two(s, 24), zone_minutes = _two(s, 27)
-    if (s[23] != b'+' and s[23] != b'-') or zone_hours < 0 or s[26] != b':' or zone_minutes < 0:
+    cdef int offset = 0, zone_hours, zone_minutes
+    if length == zone + 1:
+        if s[zone] != b'Z':
+            return None
+        if not whole:
+            return raw
+    elif length != zone + 6:
         return None
-    if zone_minutes > 59 or zone_hours * 60 + zone_minutes > _MAX_OFFSET_MINUTES:
-        return None  # the general path refuses it, with its message
-    cdef int offset = zone_hours * 60 + zone_minutes
-    if s[23] == b'-':
-        offset = -offset
+    else:
+        zone_hours = _two(s, zone + 1)
+        zone_minutes = _two(s, zone + 4)
+        if (
+            (s[zone] != b'+' and s[zone] != b'-') or zone_hours < 0 or s[zone + 3] != b':'
+            or zone_minutes < 0
+        ):
+            return None
+        if zone_minutes > 59 or zone_hours * 60 + zone_minutes > _MAX_OFFSET_MINUTES:
+            return None  # the general path refuses it, with its message
+        offset = zone_hours * 60 + zone_minutes
+        if s[zone] == b'-':
+            offset = -offset
     cdef int minutes = hour * 60 + minute - offset
     if minutes < 0:
         minutes += 24 * 60
@@ -114,7 +132,9 @@ cpdef object millis_zoned(str raw):
     out[13] = b':'
     _put_two(out, 14, minutes % 60)
     cdef Py_ssize_t at
-    for at in range(16, 23):  # ":ss.fff" as pushed
+    for at in range(16, 19):  # ":ss" as pushed
         out[at] = s[at]
+    for at in range(19, 23):  # ".fff" as pushed, or ".000"
+        out[at] = (b'.' if at == 19 else b'0') if whole else s[at]
     out[23] = b'Z'
     return PyUnicode_FromStringAndSize(out, 24)

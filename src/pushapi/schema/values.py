@@ -246,11 +246,17 @@ def parse_datetime(raw: Any) -> str | None:
     return NaiveDateTime(text) if zone is None else text
 
 
+_ZONE_STARTS = ("Z", "+", "-")
+
+
 def millis_zoned(raw: str) -> str | None:
     """The normal form of a DateTime written yyyy-MM-ddTHH:mm:ss.fff with Z or +hh:mm, in a few
     string operations; None leaves it to the general path (which also explains what is wrong):
     another form, a day the month does not have, the year 0, an offset not met yet, or a
-    moment on another day in UTC."""
+    moment on another day in UTC. Without milliseconds (yyyy-MM-ddTHH:mm:ss with Z or +hh:mm),
+    as if they were .000."""
+    if len(raw) in (20, 25) and raw[19:20] in _ZONE_STARTS:
+        raw = f"{raw[:19]}.000{raw[19:]}"
     if not _MILLIS_ZONED.fullmatch(raw):
         return None
     if raw[8] == "3" or raw[8:10] == "29":  # a day some months do not have

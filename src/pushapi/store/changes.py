@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from pushapi.schema.values import format_datetime
 from pushapi.store.dialect import insert_rows
@@ -56,6 +56,16 @@ class CursorExpired(Exception):
         self.first_kept = first_kept
 
 
+# Built once (every push that changes something runs it): the tenant and the number of events
+# are its parameters.
+_TAKE_SEQS = (
+    update(tenant_state)
+    .where(tenant_state.c.tenant_id == bindparam("state_tenant_id"))
+    .values(change_seq=tenant_state.c.change_seq + bindparam("events_count"))
+    .returning(tenant_state.c.change_seq)
+)
+
+
 def append_changes(
     conn: Connection, tenant_id: int, request_id: str, changes: Sequence[tuple[str, str]]
 ) -> None:
@@ -63,10 +73,7 @@ def append_changes(
     if not changes:
         return
     last = conn.execute(
-        update(tenant_state)
-        .where(tenant_state.c.tenant_id == tenant_id)
-        .values(change_seq=tenant_state.c.change_seq + len(changes))
-        .returning(tenant_state.c.change_seq)
+        _TAKE_SEQS, {"state_tenant_id": tenant_id, "events_count": len(changes)}
     ).scalar_one()
     first = last - len(changes) + 1
     at = datetime.now(UTC)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DisconnectionError
 
 from pushapi.config import Settings
 
@@ -36,10 +37,9 @@ def build_engine(settings: Settings) -> Engine:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        # A connection the database (or a proxy) closed while it was idle is replaced, not used.
-        pool_pre_ping=True,
     )
     event.listen(engine, "connect", _on_citus)
+    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
     return engine
 
 
@@ -56,6 +56,36 @@ def _on_citus(dbapi_connection: Any, record: Any) -> None:
             cursor.execute("SET plan_cache_mode = force_custom_plan")
     dbapi_connection.commit()
     record.info["citus"] = distributed
+
+
+# A pooled connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine, idle: float) -> None:
+    """A connection the database (or a proxy) closed while it was idle is replaced, not used:
+    SQLAlchemy's pre-ping, for connections that sat in the pool longer than `idle` seconds only.
+    Pinging at every checkout cost a round trip each time a push or read took a connection
+    (three per push) while the pool was busy and its connections fresh (docs/benchmark.md,
+    "Measured choices")."""
+
+    @event.listens_for(engine, "checkin")
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < idle:
+            return  # new, or back in the pool a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool drops this connection and hands out another (a new one if need be).
+            raise DisconnectionError("the connection was closed while idle") from error
+
+
+_IDLE_SINCE = "pushapi_idle_since"
 
 
 def _sqlite_engine(url: URL, settings: Settings) -> Engine:

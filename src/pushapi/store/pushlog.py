@@ -100,11 +100,14 @@ def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
     }
 
 
+_INSERT = insert(push_log)  # built once: every push writes its entry
+
+
 def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert push_log rows (push_log_row), and add them to the per-day counts of push_days:
     two statements per call."""
     if rows:
-        conn.execute(insert(push_log), rows)
+        conn.execute(_INSERT, rows)
         insert_or_add(conn, push_days, day_counts(rows), DAY_COUNTS)
 
 

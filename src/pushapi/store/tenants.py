@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pushapi.keys import hash_key, key_id_of, key_matches, new_api_key
@@ -139,6 +139,15 @@ def revoke_key(engine: Engine, code: str, key_id: str) -> None:
         raise TenantError(f"tenant {code!r} has no key {key_id!r}")
 
 
+# Built once: constructing the statement took more CPU than running it (docs/benchmark.md,
+# "Measured choices"); the key id is its parameter.
+_KEY_AND_TENANT = (
+    select(api_keys.c.secret_hash, api_keys.c.revoked_at, api_keys.c.last_used_at, tenants)
+    .join(tenants, tenants.c.tenant_id == api_keys.c.tenant_id)
+    .where(api_keys.c.key_id == bindparam("presented_key_id"))
+)
+
+
 def authenticate(engine: Engine, api_key: str | None) -> Caller | None:
     """The caller a presented key belongs to, or None for a missing, unknown or revoked key.
 
@@ -148,13 +157,8 @@ def authenticate(engine: Engine, api_key: str | None) -> Caller | None:
     key_id = key_id_of(api_key)
     row = None
     if key_id is not None:
-        query = (
-            select(api_keys.c.secret_hash, api_keys.c.revoked_at, api_keys.c.last_used_at, tenants)
-            .join(tenants, tenants.c.tenant_id == api_keys.c.tenant_id)
-            .where(api_keys.c.key_id == key_id)
-        )
         with engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_KEY_AND_TENANT, {"presented_key_id": key_id}).first()
     if not key_matches(None if row is None else row.secret_hash, api_key):
         return None
     assert row is not None and key_id is not None

@@ -47,7 +47,7 @@ def test_an_operator_makes_a_tenant_follows_its_pushes_and_revokes_its_key(
     assert page.get_by_role("heading", name="Tenants").is_visible()
 
     code = f"web-{secrets.token_hex(4)}"
-    page.get_by_label("Code").fill(code)
+    page.get_by_label("Code", exact=True).fill(code)
     page.get_by_label("Platform").select_option("community")
     page.get_by_role("button", name="Create tenant").click()
     assert page.get_by_text("This is the only time the key is shown").is_visible()

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from support.console import form_token, new_address, sign_in
 
 from pushapi.app import create_app
+from pushapi.config import Settings
 from pushapi.console.pages import group_by_path
 from pushapi.errors import Issue
 from pushapi.store.operators import OperatorError, create_operator, delete_operator
@@ -42,6 +43,23 @@ def console(app: Any) -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in opened:
         client.close()
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> Iterator[Callable[..., Any]]:
+    """Apps of their own (settings changed), served without their lifespan by `console`, so
+    closed here: their database pools and the lockout's Redis connections."""
+    made: list[Any] = []
+
+    def make(**overrides: Any) -> Any:
+        made.append(create_app(settings.model_copy(update=overrides)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.state.console.state.sign_in_lock.close()
+        app.state.engine.dispose()
+        app.state.health_engine.dispose()
 
 
 @pytest.fixture
@@ -164,8 +182,8 @@ def test_the_session_cookie_is_httponly_strict_and_lapses_after_8_hours(console,
     assert "max-age=28800" in client.get("/console/tenants").headers["set-cookie"].lower()
 
 
-def test_secure_cookies_when_configured(settings, console):
-    secure = create_app(settings.model_copy(update={"console_secure_cookies": True}))
+def test_secure_cookies_when_configured(make_app, console):
+    secure = make_app(console_secure_cookies=True)
     client = console(target=secure)
     cookie = client.get("/console/signin").headers["set-cookie"].lower()
     assert "; secure" in cookie
@@ -600,24 +618,19 @@ def test_sessions_idle_for_8_hours_are_pruned(console, operator, engine):
         pruner.stop()
 
 
-def test_the_lockout_kept_in_redis_holds_on_every_worker(console, settings, operator):
+def test_the_lockout_kept_in_redis_holds_on_every_worker(console, make_app, operator):
     from test_http_contract import REDIS_URL, redis_or_skip
 
     redis_or_skip()
-    shared = settings.model_copy(update={"rate_limit_storage": REDIS_URL})
-    workers = [create_app(shared), create_app(shared)]
+    workers = [make_app(rate_limit_storage=REDIS_URL) for _ in range(2)]
     address = new_address()
     for attempt in range(5):
         worker = console(address, target=workers[attempt % 2])
         sign_in(worker, kind="operator", name=operator[0], password="wrong")
-    try:
-        for worker in workers:
-            locked = sign_in(console(address, target=worker), kind="operator", name=operator[0],
-                             password=operator[1])  # fmt: skip
-            assert locked.status_code == 429
-    finally:
-        for worker in workers:
-            worker.state.console.state.sign_in_lock.close()
+    for worker in workers:
+        locked = sign_in(console(address, target=worker), kind="operator", name=operator[0],
+                         password=operator[1])  # fmt: skip
+        assert locked.status_code == 429
 
 
 def test_the_overview_pages_through_tenants_in_code_order(console, operator, engine):

@@ -8,6 +8,7 @@ result rows cost as much as the database's own work for a push of 1,000 contacts
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Column, Connection, Select, Table, any_, bindparam
@@ -322,17 +323,21 @@ def insert_if_absent(conn: Connection, table: Table, row: dict[str, Any]) -> boo
 
 
 def insert_or_add(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], added: Sequence[str]
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], added: tuple[str, ...]
 ) -> None:
     """INSERT rows; where a row with the same primary key exists, add the `added` columns of the
     new row to it instead (one executemany; counters kept per key)."""
-    if not rows:
-        return
-    insert = postgresql.insert if is_postgresql(conn) else sqlite.insert
-    statement = insert(table)
+    if rows:
+        conn.execute(_insert_or_add(is_postgresql(conn), table, added), list(rows))
+
+
+@cache
+def _insert_or_add(postgres: bool, table: Table, added: tuple[str, ...]) -> Any:
+    """The statement of insert_or_add, built once: building it cost four times as much as
+    running it, on every push (docs/benchmark.md, "Measured choices")."""
+    statement = (postgresql.insert if postgres else sqlite.insert)(table)
     keys = [column.name for column in table.primary_key.columns]
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + statement.excluded[name] for name in added},
     )
-    conn.execute(statement, list(rows))

@@ -12,6 +12,7 @@ import httpx
 import pytest
 import sqlalchemy.exc
 
+import pushapi.auth
 import pushapi.store.contacts
 from pushapi.config import Settings
 from pushapi.store.tenants import create_key, revoke_key
@@ -93,6 +94,35 @@ def test_revoked_key_is_401_while_second_live_key_of_tenant_works(client, tenant
     response = client.post(PUSH, json=[contact("b")], headers=live)
     assert response.status_code == 200, response.text
     assert response.json()["created"] == 1
+
+
+@pytest.mark.parametrize("records", [1, 30], ids=["small push", "large push"])
+def test_a_key_revoked_while_the_server_remembers_it_changes_nothing(
+    client, tenant, engine, snapshot, monkeypatch, records
+):
+    # A push's caller is remembered by the process (auth.py); its transaction checks the key.
+    looked_up = []
+    authenticate = pushapi.auth.authenticate
+    monkeypatch.setattr(
+        pushapi.auth, "authenticate", lambda *a: looked_up.append(1) or authenticate(*a)
+    )
+    for n in range(2):
+        response = client.post(PUSH, json=[contact(f"first{n}")], headers=tenant.headers)
+        assert response.status_code == 200, response.text
+    assert len(looked_up) == 1  # the second push took the caller found for the first
+    revoke_key(engine, tenant.code, tenant.key_id)
+    before = snapshot(tenant)
+    body = [contact(f"c{n}") for n in range(records)]
+    assert_error(client.post(PUSH, json=body, headers=tenant.headers), 401, "unauthorized")
+    client.app.state.writer.flush()  # (refusals are logged off the request)
+    assert snapshot(tenant) == before
+    assert len(looked_up) == 1
+    # Reads look the key up on every request.
+    assert_error(client.get("/v2/pushes", headers=tenant.headers), 401, "unauthorized")
+    # No caller, so no push-log entry for the refused push.
+    other_key = {"ApiKey": create_key(engine, tenant.code).api_key}
+    logged = client.get("/v2/pushes", headers=other_key).json()["items"]
+    assert [entry["received"] for entry in logged] == [1, 1]
 
 
 def test_key_created_while_app_runs_works_at_once(client, tenant, engine):

@@ -9,6 +9,7 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
+import pushapi.push.apply
 import pushapi.routes.push
 import pushapi.store.contacts
 from pushapi.push.apply import PushLimits, PushRequest, run_push
@@ -203,16 +204,19 @@ def push_in_between(
     make_client: Any, monkeypatch: pytest.MonkeyPatch, engine: Any, tenant: Any, between: bytes
 ) -> Any:
     """A client whose contact pushes commit `between` (another push of the tenant) after their
-    records were recognised and before their write transaction, as a concurrent push can."""
+    records were recognised and before their write transaction, as a concurrent push can (a
+    push too large to be read inside its write transaction)."""
     from pushapi.request_ids import new_request_id
 
-    def find_then_push(engine_: Any, stored_tenant: Any, raws: Any) -> Any:
-        recognition = recognise_contacts(engine_, stored_tenant, raws)
+    monkeypatch.setattr(pushapi.push.apply, "SMALL_PUSH", 0)
+
+    def find_then_push(conn: Any, stored_tenant: Any, raws: Any, versioned: bool) -> Any:
+        recognition = recognise_contacts(conn, stored_tenant, raws, versioned)
         other = PushRequest(
             new_request_id(), ENDPOINTS_BY_NAME["contactinfo"], stored_tenant, tenant.key_id,
             datetime.now(UTC), 0.0,
         )  # fmt: skip
-        run_push(engine_, other, [between], PushLimits(10_000, RecordLimits(1000, 100_000)))
+        run_push(engine, other, [between], PushLimits(10_000, RecordLimits(1000, 100_000)))
         return recognition
 
     contactinfo = ENDPOINTS_BY_NAME["contactinfo"]

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushapi import __version__
+from pushapi.auth import known_callers
 from pushapi.config import Settings
 from pushapi.console import console_app
 from pushapi.console.pages import PREFIX as CONSOLE_PREFIX
@@ -272,6 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.writer = writer
+    app.state.known_callers = known_callers()
     app.state.health_engine = health_engine(engine.url)
     app.state.metrics = Metrics()
     _install_error_handlers(app)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import msgspec
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -28,6 +28,7 @@ from pushapi.errors import (
     Issue,
     NotSupportedForPlatform,
     ServiceUnavailable,
+    Unauthorized,
     ValidationFailed,
 )
 from pushapi.push.endpoints import PushEndpoint
@@ -50,8 +51,13 @@ from pushapi.store.engine import write_transaction
 from pushapi.store.idempotency import KeptAnswer
 from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
 from pushapi.store.records import PushBatch, Recognised, Recognition
+from pushapi.store.tenants import key_in_force
 from pushapi.tenants import Tenant
 
+# Pushes of at most this many records are read inside their write transaction (one transaction
+# a push); larger ones are read before it, so that the tenant's write lock is held only while
+# they write (docs/benchmark.md, "How the push path is built").
+SMALL_PUSH = 20
 BUSY_MESSAGE = "the database is busy or cannot be reached; nothing was changed; retry shortly"
 
 
@@ -211,57 +217,29 @@ def _run(
 ) -> PushAnswer:
     report = Report()
     received = 0
+    tenant_id = push.tenant.tenant_id
     try:
         split = split_body(payload.pop(), limits.records)
         received = len(split)
-        read = _read_batch(engine, push, split, limits.per_record, report)
+        if received <= SMALL_PUSH:
+            # One transaction: the key, what is stored already, and the write.
+            with write_transaction(engine, tenant_id) as conn:
+                _check_key(conn, push)
+                recognition = _recognise(conn, push, split, versioned=False)
+                read = _read_batch(push, split, recognition, limits.per_record, report)
+                return _apply(conn, push, read, report, received, keyed)
+        # Records are read before the write transaction, so that a large push holds the tenant's
+        # write lock only while it writes; what was recognised is trusted only while it holds.
+        with engine.connect() as conn:
+            recognition = _recognise(conn, push, split, versioned=True)
+        read = _read_batch(push, split, recognition, limits.per_record, report)
         del split  # the body: the batch holds the records now
-        tenant, endpoint, options = push.tenant, push.endpoint, push.options
-        batch = read.batch
-        with write_transaction(engine, tenant.tenant_id) as conn:
-            recognizer = endpoint.recognizer
-            recognition = read.recognition
-            if recognition and recognizer and not recognizer.holds(conn, tenant, recognition):
-                batch = _read_recognised(push, batch, report)
-            if options.dry_run:
-                # Everything the push would do, then undone: the counts and warnings it would
-                # give now, and nothing changed (SPEC 3.2).
-                savepoint = conn.begin_nested()
-                counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
-                savepoint.rollback()
-            else:
-                counts = endpoint.apply(conn, tenant, batch, report, push.received_at)
-                append_changes(conn, tenant.tenant_id, push.request_id, counts.changes)
-            result = PushResult(
-                push.request_id,
-                received,
-                counts.created,
-                counts.updated,
-                counts.deleted,
-                counts.unchanged,
-                read.rejected,
-                report.warnings,
-                read.errors if options.skip_invalid else msgspec.UNSET,
-                True if options.dry_run else msgspec.UNSET,
-            )
-            body = dump_document(result)
-            logged = _logged(
-                push,
-                200,
-                received,
-                counts=counts,
-                rejected=read.rejected,
-                warnings=report.warnings,
-                errors=read.errors,
-            )
-            write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
-            if keyed is not None and not idempotency.complete(
-                conn, tenant.tenant_id, keyed.key, push.request_id, 200, body
-            ):
-                # The claim lapsed and another request with the key took it over: that one
-                # applies the push; this one is undone (applied once at most).
-                raise IdempotencyKeyInUse(1)
-        return PushAnswer(body, result)
+        with write_transaction(engine, tenant_id) as conn:
+            _check_key(conn, push)
+            recognizer, recognition = push.endpoint.recognizer, read.recognition
+            if recognition and recognizer and not recognizer.holds(conn, push.tenant, recognition):
+                read.batch = _read_recognised(push, read.batch, report)
+            return _apply(conn, push, read, report, received, keyed)
     except (PoolTimeout, OperationalError):
         # No connection came free in time, or the database is busy or away: nothing changed,
         # and a retry may well succeed (SPEC 3: never left hanging, never a 500 for that).
@@ -275,15 +253,85 @@ def _run(
         raise InternalFailure(received) from failure
 
 
+def _check_key(conn: Connection, push: PushRequest) -> None:
+    """401 when the push's key was revoked (or deleted with its tenant) since it was checked."""
+    if not key_in_force(conn, push.tenant.tenant_id, push.key_id):
+        raise Unauthorized("unknown or revoked API key")
+
+
+def _apply(
+    conn: Connection,
+    push: PushRequest,
+    read: _Batch,
+    report: Report,
+    received: int,
+    keyed: KeyedRequest | None,
+) -> PushAnswer:
+    """Apply the read batch, log the push and keep the key's answer, inside the write
+    transaction `conn`; the answer."""
+    tenant, endpoint, options = push.tenant, push.endpoint, push.options
+    if options.dry_run:
+        # Everything the push would do, then undone: the counts and warnings it would give
+        # now, and nothing changed (SPEC 3.2).
+        savepoint = conn.begin_nested()
+        counts = endpoint.apply(conn, tenant, read.batch, report, push.received_at)
+        savepoint.rollback()
+    else:
+        counts = endpoint.apply(conn, tenant, read.batch, report, push.received_at)
+        append_changes(conn, tenant.tenant_id, push.request_id, counts)
+    result = PushResult(
+        push.request_id,
+        received,
+        counts.created,
+        counts.updated,
+        counts.deleted,
+        counts.unchanged,
+        read.rejected,
+        report.warnings,
+        read.errors if options.skip_invalid else msgspec.UNSET,
+        True if options.dry_run else msgspec.UNSET,
+    )
+    body = dump_document(result)
+    logged = _logged(
+        push,
+        200,
+        received,
+        counts=counts,
+        rejected=read.rejected,
+        warnings=report.warnings,
+        errors=read.errors,
+    )
+    write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
+    if keyed is not None and not idempotency.complete(
+        conn, tenant.tenant_id, keyed.key, push.request_id, 200, body
+    ):
+        # The claim lapsed and another request with the key took it over: that one applies
+        # the push; this one is undone (applied once at most).
+        raise IdempotencyKeyInUse(1)
+    return PushAnswer(body, result)
+
+
+def _recognise(
+    conn: Connection, push: PushRequest, split: SplitBody, versioned: bool
+) -> Recognition | None:
+    """The records of the body stored already byte for byte, for an endpoint that recognises;
+    `versioned` to check later, in the write transaction, that they are still as found."""
+    recognizer = push.endpoint.recognizer
+    if recognizer is None or split.raws is None:
+        return None
+    return recognizer.find(conn, push.tenant, split.raws, versioned)
+
+
 def _read_batch(
-    engine: Engine, push: PushRequest, split: SplitBody, limits: RecordLimits, report: Report
+    push: PushRequest,
+    split: SplitBody,
+    recognition: Recognition | None,
+    limits: RecordLimits,
+    report: Report,
 ) -> _Batch:
     """The valid batch of a split body, and what was recognised in it (None for nothing).
     An invalid record: ValidationFailed, or with onError=skip, the record left out."""
     endpoint, tenant = push.endpoint, push.tenant
-    recognition = None
-    if endpoint.recognizer is not None and split.raws is not None:
-        recognition = endpoint.recognizer.find(engine, tenant, split.raws)
     known = {} if recognition is None else recognition.known
     items = read_records(endpoint.schema, endpoint.reader, split, known, limits, report)
     if endpoint.warnings is not None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from msgspec import Raw
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from pushapi.push.read import RecordWarnings
 from pushapi.schema.compiled import CompiledReader
@@ -28,10 +28,10 @@ ApplyPush = Callable[[Connection, Tenant, PushBatch, Report, datetime], Counts]
 
 @dataclass(frozen=True, slots=True)
 class Recognizer:
-    """How an endpoint recognises records stored byte for byte: found before the write
-    transaction (`find`), trusted inside it only while `holds`."""
+    """How an endpoint recognises records stored byte for byte (`find`); found before the write
+    transaction, trusted inside it only while `holds`."""
 
-    find: Callable[[Engine, Tenant, list[Raw]], Recognition]
+    find: Callable[[Connection, Tenant, list[Raw], bool], Recognition]  # versioned or not
     holds: Callable[[Connection, Tenant, Recognition], bool]
 
 

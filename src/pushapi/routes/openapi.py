@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from pushapi.auth import PUSH_SECURITY
 from pushapi.errors import ERROR_SCHEMA
 from pushapi.push.options import (
     DRY_RUN,
@@ -99,6 +100,7 @@ def push_openapi(schema: ObjectSchema) -> dict[str, Any]:
     )
     return {
         "openapi_extra": {
+            "security": PUSH_SECURITY,
             "parameters": PUSH_PARAMETERS,
             "requestBody": {
                 "required": True,

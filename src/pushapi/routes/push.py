@@ -14,13 +14,14 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from pushapi.admission import Admission
-from pushapi.auth import CallerDep
+from pushapi.auth import push_caller
 from pushapi.config import Settings
 from pushapi.errors import (
     ApiError,
     PayloadTooLarge,
     RateLimited,
     RequestTimeout,
+    Unauthorized,
     UnsupportedMediaType,
 )
 from pushapi.metrics import Metrics
@@ -77,19 +78,16 @@ async def _read_body(request: Request, limit: int, seconds: float) -> bytes:
     within `seconds`."""
     parts: list[bytes] = []
     size = 0
-    chunks = request.stream().__aiter__()
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            chunk = await asyncio.wait_for(chunks.__anext__(), deadline - time.monotonic())
-        except StopAsyncIteration:
-            return b"".join(parts)
-        except TimeoutError:
-            raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        parts.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):  # one deadline for the whole body
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
+                parts.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {seconds:g} s") from None
+    return b"".join(parts)
 
 
 def _per_loop(state: Any, name: str, make: Callable[[], T]) -> T:
@@ -148,7 +146,8 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
                 run_push, state.engine, push, payload, PushLimits.of(settings), keyed
             )
     except ApiError as error:
-        log_refusal(state.writer, push, error)
+        if not isinstance(error, Unauthorized):  # (a key revoked since: no caller to log for)
+            log_refusal(state.writer, push, error)
         metrics.count_records(endpoint.name, "rejected", error.received)
         error.headers = {**error.headers, **rate_headers}
         raise
@@ -179,8 +178,8 @@ def _admission(settings: Settings) -> Admission:
 
 
 def _route(endpoint: PushEndpoint) -> Callable[..., Any]:
-    async def push(request: Request, caller: CallerDep) -> Response:
-        return await handle_push(endpoint, request, caller)
+    async def push(request: Request) -> Response:
+        return await handle_push(endpoint, request, await push_caller(request))
 
     push.__name__ = f"push_{endpoint.name}"
     push.__doc__ = endpoint.summary

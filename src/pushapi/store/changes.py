@@ -6,15 +6,16 @@ compactly: one row per run of up to CHANGES_PER_ROW consecutive events of a push
 read (`list_changes`).
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 
 from pushapi.schema.values import format_datetime
-from pushapi.store.dialect import insert_rows
+from pushapi.store.counts import Counts
+from pushapi.store.dialect import insert_rows, run_driver
 from pushapi.store.tables import change_events, tenant_state
 
 # Every type of event, in a fixed order: its position is its code in the stored rows.
@@ -56,25 +57,30 @@ class CursorExpired(Exception):
         self.first_kept = first_kept
 
 
-# Built once (every push that changes something runs it): the tenant and the number of events
-# are its parameters.
+# Every push that changes something runs one: the tenant's change seq moves on by the number
+# of its events and, when it wrote contacts, the contacts version (store/contacts.py) by one and
+# the count of live contacts by a delta.
 _TAKE_SEQS = (
-    update(tenant_state)
-    .where(tenant_state.c.tenant_id == bindparam("state_tenant_id"))
-    .values(change_seq=tenant_state.c.change_seq + bindparam("events_count"))
-    .returning(tenant_state.c.change_seq)
+    "UPDATE tenant_state SET change_seq = change_seq + ?"
+    " WHERE tenant_state.tenant_id = ? RETURNING change_seq"
+)
+_TAKE_SEQS_AND_MOVE_CONTACTS = (
+    "UPDATE tenant_state SET change_seq = change_seq + ?, contacts_version = contacts_version + 1,"
+    " contact_count = contact_count + ? WHERE tenant_state.tenant_id = ? RETURNING change_seq"
 )
 
 
-def append_changes(
-    conn: Connection, tenant_id: int, request_id: str, changes: Sequence[tuple[str, str]]
-) -> None:
-    """Append a push's change events; call inside its write transaction (the tenant's lock)."""
+def append_changes(conn: Connection, tenant_id: int, request_id: str, counts: Counts) -> None:
+    """Append a push's change events, and move the tenant's contacts on when it wrote contacts;
+    call inside its write transaction (the tenant's lock)."""
+    changes, delta = counts.changes, counts.live_contacts_delta
+    if delta is not None:
+        parameters: tuple[int, ...] = (len(changes), delta, tenant_id)
+        last = run_driver(conn, _TAKE_SEQS_AND_MOVE_CONTACTS, parameters).scalar_one()
+    elif changes:
+        last = run_driver(conn, _TAKE_SEQS, (len(changes), tenant_id)).scalar_one()
     if not changes:
         return
-    last = conn.execute(
-        _TAKE_SEQS, {"state_tenant_id": tenant_id, "events_count": len(changes)}
-    ).scalar_one()
     first = last - len(changes) + 1
     at = datetime.now(UTC)
     rows = []

@@ -22,17 +22,18 @@ from typing import Any
 
 import msgspec
 from msgspec import Raw
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection
 
 from pushapi.schema.fields import Record, Report
 from pushapi.schema.fingerprint import reading_fingerprint
 from pushapi.store.contact_rows import MEMBERSHIP_COLUMNS, contact_parts
 from pushapi.store.counts import Counts
 from pushapi.store.dialect import (
+    COPY_FROM_ROWS,
     delete_in,
     insert_values,
     rows_by_key,
-    select_in,
+    run_driver,
     streamed_inserts,
     streams_inserts,
     update_rows,
@@ -52,7 +53,7 @@ from pushapi.store.records import (
     stored_states,
     write_records,
 )
-from pushapi.store.tables import contacts, memberships, products, tenant_state
+from pushapi.store.tables import contacts, memberships, products
 from pushapi.tenants import ESSENTIALS, Tenant
 
 CONTACTS = RecordTable(
@@ -79,40 +80,29 @@ def raw_seed(tenant: Tenant) -> bytes:
     return f"contactinfo:{reading_fingerprint()}:{tenant.platform}".encode()
 
 
-# The statements every push of contacts runs, built once (constructing them took more CPU than
-# running them for small pushes): the tenant is their parameter.
-_CONTACTS_VERSION = select(tenant_state.c.contacts_version).where(
-    tenant_state.c.tenant_id == bindparam("state_tenant_id")
-)
-# The tenant's contacts moved on: its version, and its count of live contacts by a delta.
-_NEXT_CONTACTS_VERSION = (
-    update(tenant_state)
-    .where(tenant_state.c.tenant_id == bindparam("state_tenant_id"))
-    .values(
-        contacts_version=tenant_state.c.contacts_version + 1,
-        contact_count=tenant_state.c.contact_count + bindparam("live_delta"),
-    )
-)
+# The statements every push of contacts runs; the tenant is their parameter.
+_CONTACTS_VERSION = "SELECT contacts_version FROM tenant_state WHERE tenant_state.tenant_id = ?"
 
 
 def _contacts_version(conn: Connection, tenant_id: int) -> int:
-    return int(conn.execute(_CONTACTS_VERSION, {"state_tenant_id": tenant_id}).scalar_one())
+    return int(run_driver(conn, _CONTACTS_VERSION, (tenant_id,)).scalar_one())
 
 
-def recognise_contacts(engine: Engine, tenant: Tenant, raws: list[Raw]) -> Recognition:
+def recognise_contacts(
+    conn: Connection, tenant: Tenant, raws: list[Raw], versioned: bool
+) -> Recognition:
     """The digest of each pushed record, and the records a live contact was written from.
 
-    One read outside the write transaction, so that reading the rest does not hold the write
-    lock. The tenant's contacts_version is read first: the push trusts what was found only if
-    the version has not moved since (`recognition_holds`).
+    A large push reads this outside its write transaction (`versioned`), so that reading the
+    rest does not hold the write lock. The tenant's contacts_version is then read first: the
+    push trusts what was found only if the version has not moved since (`recognition_holds`).
     """
     digests = raw_digests(raws, raw_seed(tenant))
     columns = ("raw_hash", "contact_id", "content_hash", "group_attributes")
-    with engine.connect() as conn:
-        version = _contacts_version(conn, tenant.tenant_id)
-        rows = rows_by_key(
-            conn, contacts, columns, tenant.tenant_id, "raw_hash", digests, live_only=True
-        )
+    version = _contacts_version(conn, tenant.tenant_id) if versioned else None
+    rows = rows_by_key(
+        conn, contacts, columns, tenant.tenant_id, "raw_hash", digests, live_only=True
+    )
     found = {row[0]: row for row in rows}
     known = {}
     for index, digest in enumerate(digests):
@@ -195,11 +185,7 @@ def apply_contact_push(
     written = write_records(conn, CONTACTS, tenant.tenant_id, stored, final, now, inserted)
     _remember_raw_digests(conn, tenant.tenant_id, pushed, stored, final)
     if counts.created or counts.updated or counts.deleted:
-        live_delta = _live(final.values()) - _live(stored.values())
-        conn.execute(
-            _NEXT_CONTACTS_VERSION,
-            {"state_tenant_id": tenant.tenant_id, "live_delta": live_delta},
-        )
+        counts.live_contacts_delta = _live(final.values()) - _live(stored.values())
     _replace_memberships(conn, tenant.tenant_id, written, stored)
     counts.changes += apply_group_attributes(
         conn, tenant.tenant_id, (entry for p in pushed for entry in p.group_attributes), now
@@ -241,7 +227,7 @@ def _prepare_contacts(
         for index, item in zip(batch.indexes, batch.records, strict=True)
         if not isinstance(item, Recognised)
     ]
-    if not (STREAM_NEW_CONTACTS and streams_inserts(conn)):
+    if not (STREAM_NEW_CONTACTS and streams_inserts(conn) and len(pairs) >= COPY_FROM_ROWS):
         return [prepare_contact(item, index, essentials) for index, item in pairs], set()
     times = Counter(keys)
     new = {
@@ -341,10 +327,10 @@ def _warn_unknown_references(
 ) -> None:
     """SPEC 4.1: a ParentContactId or PrimaryContactContactId not known is a warning."""
     wanted = {target for p in pushed for _, target in p.references if target not in final}
-    query = select(contacts.c.contact_id).where(
-        contacts.c.tenant_id == tenant_id, contacts.c.is_deleted.is_(False)
+    found = rows_by_key(
+        conn, contacts, ("contact_id",), tenant_id, "contact_id", wanted, live_only=True
     )
-    known = {row.contact_id for row in select_in(conn, query, contacts.c.contact_id, wanted)}
+    known = {row[0] for row in found}
     for p in pushed:
         for path, target in p.references:
             state = final.get(target)
@@ -360,11 +346,11 @@ def _warn_unknown_products(
     orders = [(p.index, position, product_id) for p in pushed for position, product_id in p.orders]
     if not orders:
         return
-    query = select(products.c.product_id).where(
-        products.c.tenant_id == tenant_id, products.c.is_deleted.is_(False)
-    )
     wanted = {product_id for _, _, product_id in orders}
-    known = {row.product_id for row in select_in(conn, query, products.c.product_id, wanted)}
+    found = rows_by_key(
+        conn, products, ("product_id",), tenant_id, "product_id", wanted, live_only=True
+    )
+    known = {row[0] for row in found}
     for index, position, product_id in orders:
         if product_id not in known:
             report.warn(

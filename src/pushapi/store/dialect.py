@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, Connection, Select, Table, any_, bindparam
+from sqlalchemy import Column, Connection, Dialect, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -21,6 +21,8 @@ T = TypeVar("T")
 IN_CHUNK = 5000
 # Rows per UPDATE ... FROM (VALUES ...): a few thousand parameters per statement.
 UPDATE_CHUNK = 500
+# From this many rows on, PostgreSQL inserts go by COPY (docs/benchmark.md, "Measured choices").
+COPY_FROM_ROWS = 8
 
 
 def is_postgresql(conn: Connection) -> bool:
@@ -132,16 +134,18 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 def insert_values(
     conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """insert_rows for rows given as tuples of the `names` columns' values."""
+    """insert_rows for rows given as tuples of the `names` columns' values. On PostgreSQL, a few
+    rows go in one pipelined executemany (one round trip), more in a COPY (two round trips, and
+    then the cheapest per row)."""
     if not rows:
         return
-    if is_postgresql(conn):
+    if is_postgresql(conn) and len(rows) >= COPY_FROM_ROWS:
         with streamed_inserts(conn, table, names) as write:
             for row in rows:
                 write(row)
         return
     name, quoted = _quoted(conn, table, names)
-    marks = ", ".join("?" for _ in names)
+    marks = ", ".join(_mark(conn) for _ in names)
     conn.exec_driver_sql(
         f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
         _processed(conn, table, names, rows),
@@ -292,11 +296,7 @@ def _processor(
 ) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """A function giving a row's values as driver parameters: through their column types' bind
     processing, done once per distinct value (most processed values are one: the push's time)."""
-    processors = {
-        position: processor
-        for position, name in enumerate(names)
-        if (processor := table.c[name].type.bind_processor(conn.dialect)) is not None
-    }
+    processors = _bind_processors(conn.dialect, table, tuple(names))
     if not processors:
         return lambda row: row
     done: dict[Any, Any] = {}
@@ -313,6 +313,19 @@ def _processor(
     return process
 
 
+@cache
+def _bind_processors(
+    dialect: Dialect, table: Table, names: tuple[str, ...]
+) -> dict[int, Callable[[Any], Any]]:
+    """The bind processing of the `names` columns that have any, by position: asked of the
+    column types once, not on every statement."""
+    return {
+        position: processor
+        for position, name in enumerate(names)
+        if (processor := table.c[name].type.bind_processor(dialect)) is not None
+    }
+
+
 def insert_if_absent(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
     """INSERT one row unless a row with its primary key exists (then nothing): whether it was
     inserted. On PostgreSQL a concurrent insert of the same key waits for the other to end."""
@@ -325,19 +338,38 @@ def insert_if_absent(conn: Connection, table: Table, row: dict[str, Any]) -> boo
 def insert_or_add(
     conn: Connection, table: Table, rows: Sequence[dict[str, Any]], added: tuple[str, ...]
 ) -> None:
-    """INSERT rows; where a row with the same primary key exists, add the `added` columns of the
-    new row to it instead (one executemany; counters kept per key)."""
+    """INSERT rows (dicts with the same keys); where a row with the same primary key exists, add
+    the `added` columns of the new row to it instead (one executemany; counters kept per key)."""
     if rows:
-        conn.execute(_insert_or_add(is_postgresql(conn), table, added), list(rows))
+        names = tuple(rows[0])
+        values = _processed(conn, table, names, [tuple(row.values()) for row in rows])
+        conn.exec_driver_sql(_insert_or_add(conn.dialect, table, names, added), values)
 
 
 @cache
-def _insert_or_add(postgres: bool, table: Table, added: tuple[str, ...]) -> Any:
-    """The statement of insert_or_add, built once: building it cost four times as much as
-    running it, on every push (docs/benchmark.md, "Measured choices")."""
-    statement = (postgresql.insert if postgres else sqlite.insert)(table)
-    keys = [column.name for column in table.primary_key.columns]
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: table.c[name] + statement.excluded[name] for name in added},
+def _insert_or_add(
+    dialect: Dialect, table: Table, names: tuple[str, ...], added: tuple[str, ...]
+) -> str:
+    """The statement of insert_or_add, written once per dialect, table and columns."""
+    quote = dialect.identifier_preparer.quote
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    name = quote(table.name)
+    keys = ", ".join(quote(column.name) for column in table.primary_key.columns)
+    sums = ", ".join(f"{quote(c)} = {name}.{quote(c)} + excluded.{quote(c)}" for c in added)
+    return (
+        f"INSERT INTO {name} ({', '.join(quote(c) for c in names)})"
+        f" VALUES ({', '.join(mark for _ in names)}) ON CONFLICT ({keys}) DO UPDATE SET {sums}"
     )
+
+
+def run_driver(conn: Connection, statement: str, parameters: Any) -> Any:
+    """Run `statement`, written with sqlite3's `?` marks, on the driver (with psycopg's `%s` on
+    PostgreSQL): for the few statements every push runs, SQLAlchemy's execution of a built
+    statement costs several times the database's own work (docs/benchmark.md)."""
+    return conn.exec_driver_sql(_for_driver(is_postgresql(conn), statement), parameters)
+
+
+@cache
+def _for_driver(postgres: bool, statement: str) -> str:
+    assert "%" not in statement, "a literal % would need escaping for psycopg"
+    return statement.replace("?", "%s") if postgres else statement

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, and_, or_, select
 
 from pushapi.schema.contact import GROUP_ATTRIBUTES
 from pushapi.schema.values import format_datetime
-from pushapi.store.dialect import insert_rows, select_in, update_rows
+from pushapi.store.dialect import insert_rows, rows_by_key, update_rows
 from pushapi.store.paging import keyset_page
 from pushapi.store.tables import GROUP_ATTRIBUTE_COLUMNS, contacts, groups, memberships
 from pushapi.tenants import Tenant
@@ -39,12 +39,15 @@ def apply_group_attributes(
                 values[column] = value
     if not latest:
         return []
-    query = select(groups).where(groups.c.tenant_id == tenant_id)
-    existing = {row.group_id: row for row in select_in(conn, query, groups.c.group_id, latest)}
+    names = list(GROUP_ATTRIBUTE_COLUMNS.values())
+    existing = {
+        row[0]: dict(zip(names, row[1:], strict=True))
+        for row in rows_by_key(conn, groups, ("group_id", *names), tenant_id, "group_id", latest)
+    }
     new_rows, changed_rows = [], []
     for group_id, values in latest.items():
-        row = existing.get(group_id)
-        if row is None:
+        stored = existing.get(group_id)
+        if stored is None:
             new_rows.append(
                 {
                     "tenant_id": tenant_id,
@@ -55,9 +58,8 @@ def apply_group_attributes(
                     "updated_at": now,
                 }
             )
-        elif any(getattr(row, column) != value for column, value in values.items()):
-            merged = {column: getattr(row, column) for column in GROUP_ATTRIBUTE_COLUMNS.values()}
-            merged.update(values)
+        elif any(stored[column] != value for column, value in values.items()):
+            merged = stored | values
             changed_rows.append(
                 {"tenant_id": tenant_id, "group_id": group_id, **merged, "updated_at": now}
             )

@@ -5,12 +5,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from pushapi.errors import Issue
 from pushapi.schema.values import format_datetime
 from pushapi.store.counts import Counts
-from pushapi.store.dialect import insert_or_add
+from pushapi.store.dialect import insert_or_add, insert_rows
 from pushapi.store.paging import keyset_page
 from pushapi.store.tables import push_days, push_log
 
@@ -100,14 +100,11 @@ def push_log_row(tenant_id: int, entry: LoggedPush) -> dict[str, Any]:
     }
 
 
-_INSERT = insert(push_log)  # built once: every push writes its entry
-
-
 def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert push_log rows (push_log_row), and add them to the per-day counts of push_days:
     two statements per call."""
     if rows:
-        conn.execute(_INSERT, rows)
+        insert_rows(conn, push_log, rows)
         insert_or_add(conn, push_days, day_counts(rows), DAY_COUNTS)
 
 

@@ -73,7 +73,7 @@ class Recognition:
 
     raw_digests: list[str]
     known: dict[int, Recognised]
-    version: int
+    version: int | None  # None: found inside the write transaction, so it holds
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pushapi.keys import hash_key, key_id_of, key_matches, new_api_key
+from pushapi.store.dialect import run_driver
 from pushapi.store.tables import api_keys, tenant_state, tenants
 from pushapi.tenants import (
     DEFAULT_COMMUNITY_GROUP_TYPES,
@@ -165,6 +166,19 @@ def authenticate(engine: Engine, api_key: str | None) -> Caller | None:
     if row.revoked_at is not None:
         return None
     return Caller(tenant_from_row(row), key_id, row.last_used_at)
+
+
+_KEY_IN_FORCE = (
+    "SELECT 1 FROM api_keys WHERE api_keys.tenant_id = ? AND api_keys.key_id = ?"
+    " AND api_keys.revoked_at IS NULL"
+)
+
+
+def key_in_force(conn: Connection, tenant_id: int, key_id: str) -> bool:
+    """Whether the tenant's key is still there and not revoked: checked by a push inside its
+    write transaction, so a key revoked before the push commits changes nothing, whatever a
+    server process remembers of it (auth.py)."""
+    return run_driver(conn, _KEY_IN_FORCE, (tenant_id, key_id)).first() is not None
 
 
 def use_is_due(caller: Caller, now: datetime) -> bool:

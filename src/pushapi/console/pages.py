@@ -39,6 +39,7 @@ from pushapi.store.console import (
 )
 from pushapi.store.contact_reads import contacts_json
 from pushapi.store.contacts import CONTACTS
+from pushapi.store.dialect import across_tenants
 from pushapi.store.lists import list_lists
 from pushapi.store.operators import Session, end_session, operator_password_matches, start_session
 from pushapi.store.pushlog import get_push_entry
@@ -198,6 +199,7 @@ def tenants_page(request: Request, **extra: Any) -> Response:
     prefix = request.query_params.get("q", "").strip()[:64]
     request.app.state.writer.flush()  # refused pushes queued a moment ago count too
     with _engine(request).connect() as conn:
+        across_tenants(conn)  # the operators' overview: every tenant, on purpose
         summaries, next_after = tenant_summaries(conn, _now(), PAGE, after, prefix=prefix)
         chart = _chart(conn)
     return render(
@@ -242,7 +244,7 @@ def tenant_page(request: Request) -> Response:
     request.app.state.writer.flush()
     with engine.connect() as conn:
         tenant = _tenant(conn, session, request.path_params["code"])
-        summary = tenant_summaries(conn, _now(), 1, None, code=tenant.code)[0][0]
+        summary = tenant_summaries(conn, _now(), 1, None, tenant_id=tenant.tenant_id)[0][0]
         chart = _chart(conn, tenant.tenant_id)
     keys = list_keys(engine, tenant.code)
     return render(

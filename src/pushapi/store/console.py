@@ -58,14 +58,17 @@ def tenant_summaries(
     now: datetime,
     limit: int,
     after: str | None,
-    code: str | None = None,
+    tenant_id: int | None = None,
     prefix: str = "",
 ) -> tuple[list[TenantSummary], str | None]:
     """A page of tenants in code order (those whose code starts with `prefix`, or the one with
-    `code`), each with its contacts, last push and pushes of the last 24 hours; and the code
-    the next page starts after."""
-    t, log = tenants.c, push_log.c
-    mine = log.tenant_id == t.tenant_id
+    `tenant_id`), each with its contacts, last push and pushes of the last 24 hours; and the
+    code the next page starts after. Of every tenant, the statement reaches every tenant's push
+    log (on Citus: every shard; call store/dialect.across_tenants first); of one, only its own."""
+    t, log, state = tenants.c, push_log.c, tenant_state.c
+    # Driven by tenant_state (every tenant has its row), which Citus keeps beside the tenant's
+    # push log; one tenant's subqueries name it, so that each goes to its shard alone.
+    mine = log.tenant_id == (state.tenant_id if tenant_id is None else tenant_id)
     since = first_request_id_at(_millis(now - timedelta(hours=24)))
 
     def last(column: Any) -> Any:
@@ -81,17 +84,17 @@ def tenant_summaries(
             t.code,
             t.platform,
             t.region,
-            tenant_state.c.contact_count,
+            state.contact_count,
             last(log.received_at).label("last_push_at"),
             last(log.status).label("last_status"),
             count_since().label("pushes_24h"),
             count_since(log.status != 200).label("refused_24h"),
         )
-        .select_from(tenants)
-        .outerjoin(tenant_state, tenant_state.c.tenant_id == t.tenant_id)
+        .select_from(tenant_state)
+        .join(tenants, t.tenant_id == state.tenant_id)
     )
-    if code is not None:
-        query = query.where(t.code == code)
+    if tenant_id is not None:
+        query = query.where(state.tenant_id == tenant_id)
     if prefix:
         query = query.where(t.code.startswith(prefix, autoescape=True))
     rows, next_after = keyset_page(conn, query, t.code, limit, after)
@@ -100,7 +103,7 @@ def tenant_summaries(
             row.code,
             row.platform,
             row.region,
-            int(row.contact_count or 0),
+            int(row.contact_count),
             _aware(row.last_push_at),
             row.last_status,
             int(row.pushes_24h),
@@ -141,7 +144,8 @@ class DayOutcomes:
 def outcome_days(
     conn: Connection, today: date, days: int = 14, tenant_id: int | None = None
 ) -> list[DayOutcomes]:
-    """Each of the `days` days up to `today`, oldest first: of one tenant, or of all."""
+    """Each of the `days` days up to `today`, oldest first: of one tenant, or of all (on Citus,
+    every shard: call store/dialect.across_tenants first)."""
     first = today - timedelta(days=days - 1)
     d = push_days.c
     query = (

@@ -22,7 +22,14 @@ SEED = "20261202"
 
 
 @pytest.mark.skipif(not SCHEMATHESIS.exists(), reason="schemathesis is not installed")
-def test_the_server_answers_as_its_openapi_document_says(start_server, tenant, tmp_path):
+def test_the_server_answers_as_its_openapi_document_says(
+    start_server, tenant, tmp_path, engine_name
+):
+    if engine_name != "sqlite":
+        # The document and the HTTP layer are the same on every engine, and what each engine
+        # does with hostile values is tested on both (test_hostile_input.py); on PostgreSQL
+        # this run took a minute of CI's time.
+        pytest.skip("the document is checked once, on SQLite")
     server = start_server()
     done = subprocess.run(
         [

@@ -124,7 +124,11 @@ RULES = (
     Rule("transaction: commit", ("__exit__",), "_GeneratorContextManager", sticky=True),
     Rule("push log: write entry", ("write_push_log", "log_refusal"), sticky=True),
     Rule("apply: Python (replay, rows, groups, references)", ("apply_contact_push",)),
-    Rule("auth: API key check (query, hash)", ("current_caller",), sticky=True),
+    Rule(
+        "auth: API key check (query, hash)",
+        ("current_caller", "push_caller", "authenticate"),
+        sticky=True,
+    ),
     # event-loop thread: HTTP, framework, middleware, response
     Rule(IDLE, ("epoll.poll", "poll"), sticky=True),
     Rule(IDLE, ("select",), "EpollSelector", sticky=True),

@@ -29,7 +29,6 @@ from pushapi.schema.fingerprint import reading_fingerprint
 from pushapi.store.contact_rows import MEMBERSHIP_COLUMNS, contact_parts
 from pushapi.store.counts import Counts
 from pushapi.store.dialect import (
-    COPY_FROM_ROWS,
     delete_in,
     insert_values,
     rows_by_key,
@@ -227,7 +226,7 @@ def _prepare_contacts(
         for index, item in zip(batch.indexes, batch.records, strict=True)
         if not isinstance(item, Recognised)
     ]
-    if not (STREAM_NEW_CONTACTS and streams_inserts(conn) and len(pairs) >= COPY_FROM_ROWS):
+    if not (STREAM_NEW_CONTACTS and streams_inserts(conn)):
         return [prepare_contact(item, index, essentials) for index, item in pairs], set()
     times = Counter(keys)
     new = {

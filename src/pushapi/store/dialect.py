@@ -21,8 +21,6 @@ T = TypeVar("T")
 IN_CHUNK = 5000
 # Rows per UPDATE ... FROM (VALUES ...): a few thousand parameters per statement.
 UPDATE_CHUNK = 500
-# From this many rows on, PostgreSQL inserts go by COPY (docs/benchmark.md, "Measured choices").
-COPY_FROM_ROWS = 8
 
 
 def is_postgresql(conn: Connection) -> bool:
@@ -134,12 +132,10 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
 def insert_values(
     conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
 ) -> None:
-    """insert_rows for rows given as tuples of the `names` columns' values. On PostgreSQL, a few
-    rows go in one pipelined executemany (one round trip), more in a COPY (two round trips, and
-    then the cheapest per row)."""
+    """insert_rows for rows given as tuples of the `names` columns' values."""
     if not rows:
         return
-    if is_postgresql(conn) and len(rows) >= COPY_FROM_ROWS:
+    if is_postgresql(conn):
         with streamed_inserts(conn, table, names) as write:
             for row in rows:
                 write(row)

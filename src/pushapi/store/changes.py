@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, select
 
 from pushapi.schema.values import format_datetime
 from pushapi.store.counts import Counts
-from pushapi.store.dialect import insert_rows, run_driver
+from pushapi.store.dialect import insert_few, run_driver
 from pushapi.store.tables import change_events, tenant_state
 
 # Every type of event, in a fixed order: its position is its code in the stored rows.
@@ -96,7 +96,7 @@ def append_changes(conn: Connection, tenant_id: int, request_id: str, counts: Co
                 "events": msgspec.json.encode([(TYPE_CODES[t], key) for t, key in run]).decode(),
             }
         )
-    insert_rows(conn, change_events, rows)
+    insert_few(conn, change_events, rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -148,6 +148,21 @@ def insert_values(
     )
 
 
+def insert_few(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """insert_rows for the row or two a push adds to its log and its change feed: one INSERT
+    executemany on either engine. On plain PostgreSQL a COPY of one row costs the same; on
+    Citus a COPY into a distributed table costs several times a single-shard INSERT
+    (docs/benchmark.md, "Measured choices")."""
+    if rows:
+        names = list(rows[0])
+        name, quoted = _quoted(conn, table, names)
+        marks = ", ".join(_mark(conn) for _ in names)
+        conn.exec_driver_sql(
+            f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
+            _processed(conn, table, names, [tuple(row.values()) for row in rows]),
+        )
+
+
 def streams_inserts(conn: Connection) -> bool:
     """Whether streamed_inserts can be used on this connection (PostgreSQL's COPY)."""
     return is_postgresql(conn)

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 from pushapi.errors import Issue
 from pushapi.schema.values import format_datetime
 from pushapi.store.counts import Counts
-from pushapi.store.dialect import insert_or_add, insert_rows
+from pushapi.store.dialect import insert_few, insert_or_add
 from pushapi.store.paging import keyset_page
 from pushapi.store.tables import push_days, push_log
 
@@ -104,7 +104,7 @@ def write_push_log(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert push_log rows (push_log_row), and add them to the per-day counts of push_days:
     two statements per call."""
     if rows:
-        insert_rows(conn, push_log, rows)
+        insert_few(conn, push_log, rows)
         insert_or_add(conn, push_days, day_counts(rows), DAY_COUNTS)
 
 

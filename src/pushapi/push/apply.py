@@ -56,7 +56,7 @@ from pushapi.tenants import Tenant
 
 # Pushes of at most this many records are read inside their write transaction (one transaction
 # a push); larger ones are read before it, so that the tenant's write lock is held only while
-# they write (docs/benchmark.md, "How the push path is built").
+# they write (docs/architecture.md, "The path of one push").
 SMALL_PUSH = 20
 BUSY_MESSAGE = "the database is busy or cannot be reached; nothing was changed; retry shortly"
 

@@ -140,12 +140,7 @@ def insert_values(
             for row in rows:
                 write(row)
         return
-    name, quoted = _quoted(conn, table, names)
-    marks = ", ".join(_mark(conn) for _ in names)
-    conn.exec_driver_sql(
-        f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
-        _processed(conn, table, names, rows),
-    )
+    _insert_each(conn, table, names, rows)
 
 
 def insert_few(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -154,13 +149,19 @@ def insert_few(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
     Citus a COPY into a distributed table costs several times a single-shard INSERT
     (docs/benchmark.md, "Measured choices")."""
     if rows:
-        names = list(rows[0])
-        name, quoted = _quoted(conn, table, names)
-        marks = ", ".join(_mark(conn) for _ in names)
-        conn.exec_driver_sql(
-            f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
-            _processed(conn, table, names, [tuple(row.values()) for row in rows]),
-        )
+        _insert_each(conn, table, list(rows[0]), [tuple(row.values()) for row in rows])
+
+
+def _insert_each(
+    conn: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """One INSERT of the `names` columns, executed for each row (a driver executemany)."""
+    name, quoted = _quoted(conn, table, names)
+    marks = ", ".join(_mark(conn) for _ in names)
+    conn.exec_driver_sql(
+        f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
+        _processed(conn, table, names, rows),
+    )
 
 
 def streams_inserts(conn: Connection) -> bool:

@@ -276,6 +276,13 @@ def test_openapi_documents_the_error_shape_and_the_api_key_header(openapi):
     ).items()
     for path in ("/healthz", "/metrics", "/v2/pushes", "/v2/pushes/{request_id}"):
         assert path in openapi["paths"], path
+    # Every push and every read asks for the key: the push routes, which check it themselves
+    # (auth.push_caller), declare it as the reads' dependency does.
+    (scheme,) = openapi["components"]["securitySchemes"]
+    for endpoint in PUSH_ENDPOINTS:
+        push = openapi["paths"][f"/v2/{endpoint.name}"]["post"]
+        assert push.get("security") == [{scheme: []}], endpoint.name
+    assert openapi["paths"]["/v2/pushes"]["get"]["security"] == [{scheme: []}]
 
 
 def test_docs_answer_html_pointing_at_the_openapi_document(client):

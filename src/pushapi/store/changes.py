@@ -76,9 +76,9 @@ def append_changes(conn: Connection, tenant_id: int, request_id: str, counts: Co
     changes, delta = counts.changes, counts.live_contacts_delta
     if delta is not None:
         parameters: tuple[int, ...] = (len(changes), delta, tenant_id)
-        last = run_driver(conn, _TAKE_SEQS_AND_MOVE_CONTACTS, parameters).scalar_one()
+        ((last,),) = run_driver(conn, _TAKE_SEQS_AND_MOVE_CONTACTS, parameters)
     elif changes:
-        last = run_driver(conn, _TAKE_SEQS, (len(changes), tenant_id)).scalar_one()
+        ((last,),) = run_driver(conn, _TAKE_SEQS, (len(changes), tenant_id))
     if not changes:
         return
     first = last - len(changes) + 1

@@ -84,7 +84,8 @@ _CONTACTS_VERSION = "SELECT contacts_version FROM tenant_state WHERE tenant_stat
 
 
 def _contacts_version(conn: Connection, tenant_id: int) -> int:
-    return int(run_driver(conn, _CONTACTS_VERSION, (tenant_id,)).scalar_one())
+    (version,) = run_driver(conn, _CONTACTS_VERSION, (tenant_id,))
+    return int(version[0])
 
 
 def recognise_contacts(

@@ -1,9 +1,10 @@
 """Bulk statements of the apply-a-push code, and every difference between SQLite and PostgreSQL
 they need, in one place: key lookups, IN lists, inserts, updates and deletes of a whole batch.
 
-The hot statements go through the driver with plain tuples: SQLAlchemy's statement building and
-result rows cost as much as the database's own work for a push of 1,000 contacts
-(docs/benchmark.md, "How the push path is built").
+The hot statements go straight to the driver's cursor with plain tuples (`_run`): SQLAlchemy's
+statement building, execution context and result rows cost as much as the database's own work
+for a push of 1,000 contacts, and several times it for a push of one (docs/benchmark.md, "How
+the push path is built").
 """
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Dialect, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 
@@ -47,13 +49,59 @@ def across_tenants(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL citus.multi_task_query_log_level = 'off'")
 
 
+def _run(conn: Connection, statement: str, parameters: Any, many: bool = False) -> Any:
+    """Execute `statement` (the driver's own SQL and placeholders) on the driver's cursor of
+    `conn`, each of a list of parameter tuples with `many`; the cursor.
+
+    What SQLAlchemy's execution would add is kept: listeners of `before_cursor_execute` see the
+    statement (the tests that record statements), a driver error is raised as SQLAlchemy's
+    (an OperationalError stays one: 503, not 500), and a connection the error shows to be lost
+    is invalidated. A connection outside a transaction goes through SQLAlchemy, which begins it.
+    """
+    if not conn.in_transaction():
+        result = conn.exec_driver_sql(statement, parameters)
+        return result.cursor if result.returns_rows else None
+    driver_connection = conn.connection.driver_connection
+    cursor = driver_connection.cursor()  # type: ignore[union-attr]
+    listeners = conn.dispatch.before_cursor_execute
+    if listeners:
+        for listener in listeners:
+            listener(conn, cursor, statement, parameters, None, many)
+    try:
+        if many:
+            cursor.executemany(statement, parameters)
+        else:
+            cursor.execute(statement, parameters)
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, driver_connection, cursor)
+        if lost:
+            conn.invalidate(error)
+        raise DBAPIError.instance(
+            statement,
+            parameters,
+            error,
+            conn.dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=conn.dialect,
+            ismulti=many,
+        ) from error
+    return cursor
+
+
 def _mark(conn: Connection) -> str:
     """The driver's placeholder: psycopg's %s or sqlite3's ?."""
     return "%s" if is_postgresql(conn) else "?"
 
 
 def _quoted(conn: Connection, table: Table, names: Iterable[str]) -> tuple[str, list[str]]:
-    quote = conn.dialect.identifier_preparer.quote
+    """The table's name and the `names`, quoted as the database needs."""
+    name, quoted = _quoted_once(conn.dialect, table, tuple(names))
+    return name, list(quoted)
+
+
+@cache
+def _quoted_once(dialect: Dialect, table: Table, names: tuple[str, ...]) -> tuple[str, list[str]]:
+    quote = dialect.identifier_preparer.quote
     return quote(table.name), [quote(name) for name in names]
 
 
@@ -112,11 +160,11 @@ def rows_by_key(
             "SELECT found.* FROM unnest(%s::varchar[]) AS wanted(key)"
             f" CROSS JOIN LATERAL ({select_sql} = wanted.key LIMIT 1) AS found"
         )
-        return list(conn.exec_driver_sql(statement, (ordered, tenant_id)).cursor.fetchall())
+        return list(_run(conn, statement, (ordered, tenant_id)).fetchall())
     rows: list[tuple[Any, ...]] = []
     for chunk in chunks(ordered):
         statement = f"{select_sql} IN ({', '.join('?' for _ in chunk)})"
-        rows.extend(conn.exec_driver_sql(statement, (tenant_id, *chunk)).cursor.fetchall())
+        rows.extend(_run(conn, statement, (tenant_id, *chunk)).fetchall())
     return rows
 
 
@@ -158,9 +206,11 @@ def _insert_each(
     """One INSERT of the `names` columns, executed for each row (a driver executemany)."""
     name, quoted = _quoted(conn, table, names)
     marks = ", ".join(_mark(conn) for _ in names)
-    conn.exec_driver_sql(
+    _run(
+        conn,
         f"INSERT INTO {name} ({', '.join(quoted)}) VALUES ({marks})",
         _processed(conn, table, names, rows),
+        many=True,
     )
 
 
@@ -208,9 +258,11 @@ def update_rows(
     mark = _mark(conn)
     assignments = ", ".join(f"{column} = {mark}" for column in quoted_changed)
     matches = " AND ".join(f"{name}.{column} = {mark}" for column in quoted_keys)
-    conn.exec_driver_sql(
+    _run(
+        conn,
         f"UPDATE {name} SET {assignments} WHERE {matches}",
         [tuple(row[position] for position in order) for row in values],
+        many=True,
     )
 
 
@@ -240,7 +292,8 @@ def _update_from_values(
     for chunk in chunks(values, UPDATE_CHUNK):
         rows = ", ".join([first_row, *(other_row for _ in range(len(chunk) - 1))])
         parameters = [row[position] for row in chunk for position in positions]
-        conn.exec_driver_sql(
+        _run(
+            conn,
             f"UPDATE {name} SET {assignments} FROM (VALUES {rows}) AS batch({', '.join(quoted)})"
             f" WHERE {name}.tenant_id = %s{matches}",
             (*parameters, tenant_id),
@@ -257,14 +310,16 @@ def delete_in(
         return
     name, (quoted,) = _quoted(conn, table, (column,))
     if is_postgresql(conn):
-        conn.exec_driver_sql(
+        _run(
+            conn,
             f"DELETE FROM {name} WHERE {name}.tenant_id = %s AND {quoted} = ANY(%s::varchar[])",
             (tenant_id, ordered),
         )
         return
     for chunk in chunks(ordered):
         marks = ", ".join("?" for _ in chunk)
-        conn.exec_driver_sql(
+        _run(
+            conn,
             f"DELETE FROM {name} WHERE {name}.tenant_id = ? AND {quoted} IN ({marks})",
             (tenant_id, *chunk),
         )
@@ -283,15 +338,18 @@ def delete_pairs(
         return
     name, (first, second) = _quoted(conn, table, columns)
     if is_postgresql(conn):
-        conn.exec_driver_sql(
+        _run(
+            conn,
             f"DELETE FROM {name} WHERE {name}.tenant_id = %s AND ({first}, {second}) IN"
             " (SELECT * FROM unnest(%s::varchar[], %s::varchar[]))",
             (tenant_id, [a for a, _ in pairs], [b for _, b in pairs]),
         )
         return
-    conn.exec_driver_sql(
+    _run(
+        conn,
         f"DELETE FROM {name} WHERE {name}.tenant_id = ? AND {first} = ? AND {second} = ?",
         [(tenant_id, a, b) for a, b in pairs],
+        many=True,
     )
 
 
@@ -355,7 +413,7 @@ def insert_or_add(
     if rows:
         names = tuple(rows[0])
         values = _processed(conn, table, names, [tuple(row.values()) for row in rows])
-        conn.exec_driver_sql(_insert_or_add(conn.dialect, table, names, added), values)
+        _run(conn, _insert_or_add(conn.dialect, table, names, added), values, many=True)
 
 
 @cache
@@ -374,11 +432,13 @@ def _insert_or_add(
     )
 
 
-def run_driver(conn: Connection, statement: str, parameters: Any) -> Any:
+def run_driver(conn: Connection, statement: str, parameters: Any) -> list[tuple[Any, ...]]:
     """Run `statement`, written with sqlite3's `?` marks, on the driver (with psycopg's `%s` on
-    PostgreSQL): for the few statements every push runs, SQLAlchemy's execution of a built
-    statement costs several times the database's own work (docs/benchmark.md)."""
-    return conn.exec_driver_sql(_for_driver(is_postgresql(conn), statement), parameters)
+    PostgreSQL); the rows it returns. For the few statements every push runs, SQLAlchemy's
+    execution of a built statement costs several times the database's own work
+    (docs/benchmark.md)."""
+    cursor = _run(conn, _for_driver(is_postgresql(conn), statement), parameters)
+    return [] if cursor is None or cursor.description is None else list(cursor.fetchall())
 
 
 @cache

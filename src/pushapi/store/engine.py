@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 
 from pushapi.config import Settings
+from pushapi.store.dialect import run_driver
 
 # The first key of the two-key advisory locks pushapi takes on PostgreSQL ("push" in ASCII).
 TENANT_LOCK_SPACE = 0x70757368
@@ -152,8 +153,5 @@ def write_transaction(engine: Engine, tenant_id: int) -> Iterator[Connection]:
     """
     with engine.connect().execution_options(write=True) as conn, conn.begin():
         if conn.dialect.name == "postgresql":
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:space, :tenant)"),
-                {"space": TENANT_LOCK_SPACE, "tenant": tenant_id},
-            )
+            run_driver(conn, "SELECT pg_advisory_xact_lock(?, ?)", (TENANT_LOCK_SPACE, tenant_id))
         yield conn

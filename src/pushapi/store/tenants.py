@@ -178,7 +178,7 @@ def key_in_force(conn: Connection, tenant_id: int, key_id: str) -> bool:
     """Whether the tenant's key is still there and not revoked: checked by a push inside its
     write transaction, so a key revoked before the push commits changes nothing, whatever a
     server process remembers of it (auth.py)."""
-    return run_driver(conn, _KEY_IN_FORCE, (tenant_id, key_id)).first() is not None
+    return bool(run_driver(conn, _KEY_IN_FORCE, (tenant_id, key_id)))
 
 
 def use_is_due(caller: Caller, now: datetime) -> bool:

@@ -32,6 +32,7 @@ from test_cli import COMMAND, Outcome, _exit_status
 
 from pushapi import cli
 from pushapi.config import Settings
+from pushapi.store import dialect
 from pushapi.store.distribute import (
     DistributeError,
     Layout,
@@ -42,7 +43,7 @@ from pushapi.store.distribute import (
 )
 from pushapi.store.engine import build_engine, normalise_url
 from pushapi.store.migrate import upgrade_database
-from pushapi.store.tables import metadata, tenant_state
+from pushapi.store.tables import contacts, metadata, tenant_state
 from pushapi.store.tenants import create_tenant, find_tenant
 
 needs_citus = pytest.mark.skipif(
@@ -431,3 +432,30 @@ def test_a_statement_run_again_and_again_stays_single_shard(
         mode = conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
         assert mode == ("force_custom_plan" if CITUS_URL else "auto")
         conn.rollback()
+
+
+def test_a_lookup_run_again_and_again_is_planned_with_its_values(plain_postgres_url: str) -> None:
+    """A generic plan made while the contacts table was empty looked each key up through the
+    wrong index once the table had grown, reading the whole tenant per key: the key lookups of
+    a push (dialect.rows_by_key) are planned with their values at every execution, however
+    often one connection runs them (on a new database PostgreSQL would switch to a generic
+    plan from the sixth)."""
+    engine = build_engine(Settings(database_url=plain_postgres_url))
+    try:
+        upgrade_database(engine)
+        tenant, _key = create_tenant(engine, "plans", "community")
+        with engine.connect() as conn:
+            for attempt in range(12):
+                keys = [f"c{attempt}-{n}" for n in range(10)]  # a push of ten, as often
+                found = dialect.rows_by_key(
+                    conn, contacts, ("contact_id",), tenant.tenant_id, "contact_id", keys
+                )
+                assert found == []
+            generic = conn.exec_driver_sql(
+                "SELECT generic_plans FROM pg_prepared_statements"
+                " WHERE position('FROM contacts' in statement) > 0"
+            ).all()
+            conn.rollback()
+    finally:
+        engine.dispose()
+    assert generic == [], "not prepared, so never planned for any values"

@@ -49,18 +49,20 @@ def across_tenants(conn: Connection) -> None:
         conn.exec_driver_sql("SET LOCAL citus.multi_task_query_log_level = 'off'")
 
 
-def _run(conn: Connection, statement: str, parameters: Any, many: bool = False) -> Any:
+def _run(
+    conn: Connection, statement: str, parameters: Any, many: bool = False, planned: bool = False
+) -> Any:
     """Execute `statement` (the driver's own SQL and placeholders) on the driver's cursor of
-    `conn`, each of a list of parameter tuples with `many`; the cursor.
+    `conn`, each of a list of parameter tuples with `many`; the cursor. With `planned`,
+    PostgreSQL plans it with these values, every time (see rows_by_key).
 
     What SQLAlchemy's execution would add is kept: listeners of `before_cursor_execute` see the
     statement (the tests that record statements), a driver error is raised as SQLAlchemy's
     (an OperationalError stays one: 503, not 500), and a connection the error shows to be lost
-    is invalidated. A connection outside a transaction goes through SQLAlchemy, which begins it.
+    is invalidated. A connection outside a transaction begins one, as SQLAlchemy's would.
     """
     if not conn.in_transaction():
-        result = conn.exec_driver_sql(statement, parameters)
-        return result.cursor if result.returns_rows else None
+        conn.begin()  # what SQLAlchemy's autobegin does: the caller commits or closes it
     driver_connection = conn.connection.driver_connection
     cursor = driver_connection.cursor()  # type: ignore[union-attr]
     listeners = conn.dispatch.before_cursor_execute
@@ -70,6 +72,8 @@ def _run(conn: Connection, statement: str, parameters: Any, many: bool = False) 
     try:
         if many:
             cursor.executemany(statement, parameters)
+        elif planned and is_postgresql(conn):
+            cursor.execute(statement, parameters, prepare=False)
         else:
             cursor.execute(statement, parameters)
     except conn.dialect.loaded_dbapi.Error as error:
@@ -144,8 +148,12 @@ def rows_by_key(
 
     On PostgreSQL each key is looked up by itself (`unnest` and a LATERAL subquery with LIMIT 1),
     which keeps the plan an index lookup per key even before the table has statistics (with
-    `= ANY(array)` a push right after a bulk load read the whole tenant). On SQLite: `IN (...)`,
-    a chunk at a time.
+    `= ANY(array)` a push right after a bulk load read the whole tenant). The statement is not
+    prepared: a plan made for any values while the table was small or never analysed (with
+    autovacuum off, or before it ran) could look the keys up through another index of the
+    tenant, and psycopg's prepared statement kept it as the table grew; a push of 10 contacts
+    then read the whole tenant for each key, 70-100 ms after 15,000 contacts against 9 ms
+    (docs/benchmark.md, "Measured choices"). On SQLite: `IN (...)`, a chunk at a time.
     """
     ordered = sorted(set(keys))
     if not ordered:
@@ -160,7 +168,7 @@ def rows_by_key(
             "SELECT found.* FROM unnest(%s::varchar[]) AS wanted(key)"
             f" CROSS JOIN LATERAL ({select_sql} = wanted.key LIMIT 1) AS found"
         )
-        return list(_run(conn, statement, (ordered, tenant_id)).fetchall())
+        return list(_run(conn, statement, (ordered, tenant_id), planned=True).fetchall())
     rows: list[tuple[Any, ...]] = []
     for chunk in chunks(ordered):
         statement = f"{select_sql} IN ({', '.join('?' for _ in chunk)})"
@@ -438,7 +446,7 @@ def run_driver(conn: Connection, statement: str, parameters: Any) -> list[tuple[
     execution of a built statement costs several times the database's own work
     (docs/benchmark.md)."""
     cursor = _run(conn, _for_driver(is_postgresql(conn), statement), parameters)
-    return [] if cursor is None or cursor.description is None else list(cursor.fetchall())
+    return [] if cursor.description is None else list(cursor.fetchall())
 
 
 @cache

@@ -151,9 +151,10 @@ def rows_by_key(
     `= ANY(array)` a push right after a bulk load read the whole tenant). The statement is not
     prepared: a plan made for any values while the table was small or never analysed (with
     autovacuum off, or before it ran) could look the keys up through another index of the
-    tenant, and psycopg's prepared statement kept it as the table grew; a push of 10 contacts
-    then read the whole tenant for each key, 70-100 ms after 15,000 contacts against 9 ms
-    (docs/benchmark.md, "Measured choices"). On SQLite: `IN (...)`, a chunk at a time.
+    tenant, and psycopg's prepared statement kept it as the table grew; pushes of 10 contacts
+    then read the whole tenant for each key, 73-99 ms each against 10 ms while the tenant
+    grew to 17,000 contacts (docs/benchmark.md, "Measured choices"). On SQLite: `IN (...)`, a
+    chunk at a time.
     """
     ordered = sorted(set(keys))
     if not ordered:

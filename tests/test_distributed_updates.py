@@ -1,6 +1,7 @@
 """The batch updates a Citus coordinator gets (store/dialect.update_rows): `UPDATE ... FROM
-(VALUES ...)` per 500 rows, each restricted to the tenant. Plain PostgreSQL runs them here with
-the choice forced, and what they store reads back as the executemany's does."""
+(VALUES ...)` per 500 rows, or from REWRITE_FROM rows on a `DELETE ... RETURNING` and a COPY,
+each restricted to the tenant. Plain PostgreSQL runs them here with the choice forced, and what
+they store reads back as the executemany's does."""
 
 from collections.abc import Iterator
 from typing import Any
@@ -69,15 +70,22 @@ def test_changed_records_are_updated_in_chunks_restricted_to_the_tenant(
             boundary = len(statements)
             monkeypatch.setattr(dialect, "is_distributed", lambda _conn: False)
         push(client, tenant, first)
+        before = client.get("/v2/contacts/C2", headers=tenant.headers).json()["Meta"]
         counts = push(client, tenant, changed)
         assert (counts["updated"], counts["unchanged"]) == (800, 400)
+        after = client.get("/v2/contacts/C2", headers=tenant.headers).json()
+        assert after["Meta"]["CreatedAt"] == before["CreatedAt"]  # rewritten, not created again
+        assert after["ContactDetails"]["Title"] == "Dr"
         deleted = push(client, tenant, [{"ContactDetails": {"ContactId": "C1", "IsDeleted": True}}])
         assert deleted["deleted"] == 1
         push(client, tenant, [{"Title": "Mr", "MeetingId": "M1"}], "/v2/meeting")
         push(client, tenant, [{"Title": "Ms", "MeetingId": "M1"}], "/v2/meeting")
     assert everything(client, distributed) == everything(client, plain)
+    rewrites = [s for s in statements[:boundary] if s.startswith("DELETE FROM contacts WHERE")
+                and " RETURNING " in s]  # fmt: skip
+    assert len(rewrites) == 1 and "contacts.tenant_id = %s" in rewrites[0], rewrites
     updates = [s for s in statements[:boundary] if s.startswith("UPDATE contacts SET")]
-    assert len(updates) >= 3 and all(" FROM (VALUES " in s for s in updates), updates
+    assert len(updates) >= 1 and all(" FROM (VALUES " in s for s in updates), updates
     assert all("WHERE contacts.tenant_id = %s AND contacts.contact_id = batch.contact_id" in s
                for s in updates)  # fmt: skip
     meeting = client.get("/v2/meetings/M1", headers=distributed.headers).json()

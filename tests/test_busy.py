@@ -52,7 +52,7 @@ def test_push_whose_transaction_gets_no_connection_is_503_and_changes_nothing(
 
     import pushapi.push.apply
 
-    def no_connection(engine, tenant_id):
+    def no_connection(engine, tenant_id, wait=True):
         raise PoolTimeout("QueuePool limit reached")
 
     before = snapshot(tenant)
@@ -191,3 +191,46 @@ def test_a_postgresql_connection_closed_while_idle_is_replaced_not_used(
         assert len(pings) >= 1
     finally:
         engine.dispose()
+
+
+def test_a_small_push_waiting_for_sqlites_write_lock_leaves_the_server_answering(
+    make_client, tenant, engine_name, database_url
+):
+    """A small push may run on the event loop (routes/push.py), but only when SQLite's write
+    lock is free: while another connection holds it, the push waits in a worker thread, other
+    requests are answered meanwhile, and the push is applied once the lock is let go."""
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's one write lock")
+    client = make_client(busy_timeout_ms=60_000)
+    contact = {"ContactDetails": {"ContactId": "waits-1", "LastName": "Waits"}}
+    with ThreadPoolExecutor(1) as pool:
+        with sqlite_write_lock(database_url):
+            push = pool.submit(client.post, PUSH, json=[contact], headers=tenant.headers)
+            time.sleep(0.3)  # the push has begun, and found the lock taken
+            assert not push.done()
+            read = finishes(lambda: client.get("/v2/contacts", headers=tenant.headers))
+            assert (read.status_code, read.json()["items"]) == (200, [])
+        answer = push.result(timeout=20)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["created"] == 1
+    stored = client.get("/v2/contacts", headers=tenant.headers).json()["items"]
+    assert [c["ContactDetails"]["ContactId"] for c in stored] == ["waits-1"]
+
+
+def test_a_push_whose_key_lookup_finds_the_database_away_is_503(make_client, tenant, monkeypatch):
+    """Pushes go straight to their route (app.DirectPushes), not through the framework's
+    exception handlers: a database error on the way is still a 503, never a 500."""
+    from sqlalchemy.exc import OperationalError
+
+    import pushapi.auth
+
+    def away(*_args: object) -> None:
+        raise OperationalError("SELECT ...", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(pushapi.auth, "authenticate", away)
+    client = make_client()  # a new app: it has not seen the key yet
+    answer = client.post(PUSH, json=[], headers=tenant.headers)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["requestId"] == answer.headers["x-request-id"]
+    assert "refused" not in answer.text

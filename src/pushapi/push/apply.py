@@ -47,7 +47,7 @@ from pushapi.store.background import BackgroundWriter
 from pushapi.store.changes import append_changes
 from pushapi.store.counts import Counts
 from pushapi.store.documents import dump_document
-from pushapi.store.engine import write_transaction
+from pushapi.store.engine import WriteLockBusy, write_transaction
 from pushapi.store.idempotency import KeptAnswer
 from pushapi.store.pushlog import LoggedPush, push_log_row, write_push_log
 from pushapi.store.records import PushBatch, Recognised, Recognition
@@ -59,6 +59,11 @@ from pushapi.tenants import Tenant
 # they write (docs/architecture.md, "The path of one push").
 SMALL_PUSH = 20
 BUSY_MESSAGE = "the database is busy or cannot be reached; nothing was changed; retry shortly"
+
+
+class WouldWait(Exception):
+    """run_push(wait=False) did nothing: the push is not small, or SQLite's write lock is
+    taken. Run it where it may wait."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +159,18 @@ def run_push(
     payload: list[bytes],
     limits: PushLimits,
     keyed: KeyedRequest | None = None,
+    wait: bool = True,
 ) -> PushAnswer:
     """Read and apply the body in `payload` (taken out of it, so that it is freed once its
     records are read). A refusal raises an ApiError that knows how many records the push held;
     an unexpected failure raises InternalFailure, caused by what failed. With `keyed`, the key
-    is claimed first, and the answer kept when it is a 200 or a 400 (SPEC 3.2)."""
+    is claimed first, and the answer kept when it is a 200 or a 400 (SPEC 3.2).
+
+    With `wait` False (SQLite, without `keyed`), a small push runs only if the database's write
+    lock is free now; otherwise, and for a larger push, WouldWait, having changed nothing."""
     if keyed is None or push.options.dry_run:  # a dry run ignores the key
-        return _run(engine, push, payload, limits, None)
+        return _run(engine, push, payload, limits, None, wait)
+    assert wait, "claiming a key may wait"
     tenant_id = push.tenant.tenant_id
     try:
         found = idempotency.claim(
@@ -182,7 +192,7 @@ def run_push(
     if found.outcome == "reused":
         raise IdempotencyKeyReused()
     try:
-        return _run(engine, push, payload, limits, keyed)
+        return _run(engine, push, payload, limits, keyed, True)
     except ApiError as error:
         if error.status == 400:  # the push's own answer: kept, like a 200
             _keep_quietly(engine, push, keyed, error)
@@ -214,6 +224,7 @@ def _run(
     payload: list[bytes],
     limits: PushLimits,
     keyed: KeyedRequest | None,
+    wait: bool,
 ) -> PushAnswer:
     report = Report()
     received = 0
@@ -223,11 +234,13 @@ def _run(
         received = len(split)
         if received <= SMALL_PUSH:
             # One transaction: the key, what is stored already, and the write.
-            with write_transaction(engine, tenant_id) as conn:
+            with write_transaction(engine, tenant_id, wait) as conn:
                 _check_key(conn, push)
                 recognition = _recognise(conn, push, split, versioned=False)
                 read = _read_batch(push, split, recognition, limits.per_record, report)
                 return _apply(conn, push, read, report, received, keyed)
+        if not wait:
+            raise WouldWait()
         # Records are read before the write transaction, so that a large push holds the tenant's
         # write lock only while it writes; what was recognised is trusted only while it holds.
         with engine.connect() as conn:
@@ -240,6 +253,8 @@ def _run(
             if recognition and recognizer and not recognizer.holds(conn, push.tenant, recognition):
                 read.batch = _read_recognised(push, read.batch, report)
             return _apply(conn, push, read, report, received, keyed)
+    except (WouldWait, WriteLockBusy):
+        raise WouldWait() from None
     except (PoolTimeout, OperationalError):
         # No connection came free in time, or the database is busy or away: nothing changed,
         # and a retry may well succeed (SPEC 3: never left hanging, never a 500 for that).

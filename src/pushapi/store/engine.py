@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from pushapi.config import Settings
 from pushapi.store.dialect import run_driver
@@ -117,8 +117,19 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
     def begin(conn: Connection) -> None:
         # A writer takes the write lock at BEGIN, so it waits on the busy timeout instead of
         # failing when a read lock cannot be upgraded.
-        immediate = conn.get_execution_options().get("write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        write = conn.get_execution_options().get("write", False)
+        if write != NO_WAIT:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            return
+        # The write lock now or never: SQLite's busy handler is off for this BEGIN only. Once
+        # held, nothing else waits in WAL mode (readers never block a writer, and the commit's
+        # checkpoint is a passive one).
+        driver = conn.connection.driver_connection
+        driver.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            driver.execute(f"PRAGMA busy_timeout={int(settings.busy_timeout_ms)}")  # type: ignore[union-attr]
 
     return engine
 
@@ -142,16 +153,42 @@ def _use_wal(cursor: Any, timeout: float) -> None:
         time.sleep(0.02)
 
 
+class WriteLockBusy(Exception):
+    """write_transaction(wait=False) found SQLite's write lock taken: nothing was done."""
+
+
+# The `write` execution option of a transaction that takes SQLite's write lock only if it is
+# free at once.
+NO_WAIT = "no_wait"
+SQLITE_BUSY = 5  # sqlite3's error code for a lock another connection holds
+
+
 @contextmanager
-def write_transaction(engine: Engine, tenant_id: int) -> Iterator[Connection]:
+def write_transaction(engine: Engine, tenant_id: int, wait: bool = True) -> Iterator[Connection]:
     """One transaction for one push: all of it commits or none of it does.
 
     Writes of one tenant are serialised (SQLite: the database write lock; PostgreSQL: a
     transaction-scoped advisory lock on the tenant), so concurrent pushes cannot deadlock and the
     final state is the state of the last committed push (SPEC 7). Tenants write in parallel on
     PostgreSQL.
+
+    With `wait` False (SQLite only), WriteLockBusy when another connection holds the write
+    lock, instead of waiting for it: for a caller that must not block (routes/push.py).
     """
-    with engine.connect().execution_options(write=True) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            run_driver(conn, "SELECT pg_advisory_xact_lock(?, ?)", (TENANT_LOCK_SPACE, tenant_id))
-        yield conn
+    with engine.connect() as conn:
+        if wait:
+            conn = conn.execution_options(write=True)
+        else:
+            assert conn.dialect.name == "sqlite", "only SQLite's write lock can be tried"
+            conn = conn.execution_options(write=NO_WAIT)
+        try:
+            transaction = conn.begin()
+        except OperationalError as error:
+            if not wait and getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY:
+                raise WriteLockBusy() from None
+            raise
+        with transaction:
+            if conn.dialect.name == "postgresql":
+                lock = "SELECT pg_advisory_xact_lock(?, ?)"
+                run_driver(conn, lock, (TENANT_LOCK_SPACE, tenant_id))
+            yield conn

@@ -185,7 +185,7 @@ def _on_the_loop(state: Any) -> bool:
     database's write lock is free too (run_push with wait=False), and in a worker thread
     otherwise, as larger pushes and pushes on PostgreSQL always do.
 
-    On SQLite, writes take turns anyway; the hand-off to a thread and back cost a third of the
+    On SQLite, writes take turns anyway; the hand-off to a thread and back cost 12-18% of the
     server's CPU time per one-contact push (docs/benchmark.md, "Measured choices"). What the loop
     gives for it: other requests wait while such a push runs (about a millisecond for one
     contact, its commit included).

@@ -187,8 +187,7 @@ def _on_the_loop(state: Any) -> bool:
 
     On SQLite, writes take turns anyway; the hand-off to a thread and back cost 12-18% of the
     server's CPU time per one-contact push (docs/benchmark.md, "Measured choices"). What the loop
-    gives for it: other requests wait while such a push runs (about a millisecond for one
-    contact, its commit included).
+    gives for it: other requests wait while such a push runs, its commit included.
     """
     engine: Engine = state.engine
     if engine.dialect.name != "sqlite":

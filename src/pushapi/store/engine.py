@@ -160,7 +160,7 @@ class WriteLockBusy(Exception):
 # The `write` execution option of a transaction that takes SQLite's write lock only if it is
 # free at once.
 NO_WAIT = "no_wait"
-SQLITE_BUSY = 5  # sqlite3's error code for a lock another connection holds
+SQLITE_BUSY = 5  # SQLite's primary result code for a lock another connection holds
 
 
 @contextmanager
@@ -184,7 +184,8 @@ def write_transaction(engine: Engine, tenant_id: int, wait: bool = True) -> Iter
         try:
             transaction = conn.begin()
         except OperationalError as error:
-            if not wait and getattr(error.orig, "sqlite_errorcode", None) == SQLITE_BUSY:
+            code = getattr(error.orig, "sqlite_errorcode", 0)
+            if not wait and code & 0xFF == SQLITE_BUSY:  # (or one of its extended codes)
                 raise WriteLockBusy() from None
             raise
         with transaction:

@@ -3,6 +3,7 @@ them) and 10 per request, against the floor app (bench/floor_app.py), over keep-
 
     python bench/small_pushes.py --engine sqlite
     python bench/small_pushes.py --engine postgresql --requests 500 --json
+    python bench/small_pushes.py --engine sqlite --interleave 50
 
 Each scenario runs on a fresh database, pushapi and the floor app each with one worker, one
 client sending its requests one after the other (each waits for the answer before the next, as
@@ -10,6 +11,10 @@ a sync client does). Scenarios: new contacts one per request; the same contacts 
 request; new contacts ten per request. Reported: requests per second, the ratio to the floor
 app's, the latency of a request at the median and the 99th percentile, and the CPU time of
 each process per request (/proc; it moves less than the rates when the machine is shared).
+
+By default the server takes all its requests of a scenario, then the floor app; a machine whose
+speed drifts between the two moves the ratio. With `--interleave N` they take turns, N requests
+at a time, the order reversed every turn, so that both are measured over the same stretch.
 """
 
 import argparse
@@ -82,8 +87,35 @@ SCENARIOS = (
 )
 
 
-def run_once(engine: str, requests: int, postgres_url: str) -> list[dict[str, Any]]:
-    """Every scenario once, on fresh databases and fresh processes."""
+def _measure(
+    targets: dict[str, tuple[Any, str]], bodies: list[bytes], warm: list[bytes], block: int
+) -> dict[str, dict[str, float]]:
+    """Warm each target up, then send it every body (each target has its own database): one
+    target after the other, or with `block`, in blocks of that many requests to each in turn,
+    the order reversed every round, so that both are measured over the same stretch of time.
+    The summary of each target's requests, with its CPU time per request."""
+    for target, target_key in targets.values():
+        _send(target.base_url, target_key, warm)
+    seconds: dict[str, list[float]] = {label: [] for label in targets}
+    cpu: dict[str, float] = dict.fromkeys(targets, 0.0)
+    size = block or len(bodies)
+    order = list(targets)
+    for round_number, start in enumerate(range(0, len(bodies), size)):
+        for label in order if round_number % 2 == 0 else order[::-1]:
+            target, target_key = targets[label]
+            cpu_before = target.cpu_seconds()
+            seconds[label] += _send(target.base_url, target_key, bodies[start : start + size])
+            cpu[label] += target.cpu_seconds() - cpu_before
+    results = {}
+    for label in targets:
+        results[label] = _summary(seconds[label])
+        results[label]["cpu_ms"] = round(cpu[label] / len(bodies) * 1000, 2)
+    return results
+
+
+def run_once(engine: str, requests: int, postgres_url: str, block: int = 0) -> list[dict[str, Any]]:
+    """Every scenario once, on fresh databases and fresh processes; with `block`, server and
+    floor take turns (`_measure`)."""
     scenarios: list[dict[str, Any]] = []
     with (
         tempfile.TemporaryDirectory(prefix="pushapi-small-") as workdir,
@@ -104,16 +136,9 @@ def run_once(engine: str, requests: int, postgres_url: str) -> list[dict[str, An
                     first = scenarios[-1]["first"]
                 bodies = _bodies(requests, per_request, 1 if changed else 0, first)
                 warm = _bodies(WARM_UP, per_request, 0, 900_000_000 + first)
-                results = {}
-                for label, target, target_key in (
-                    ("server", server, key),
-                    ("floor", floor, FLOOR_KEY),
-                ):
-                    _send(target.base_url, target_key, warm)
-                    cpu_before = target.cpu_seconds()
-                    results[label] = _summary(_send(target.base_url, target_key, bodies))
-                    cpu = (target.cpu_seconds() - cpu_before) / len(bodies)
-                    results[label]["cpu_ms"] = round(cpu * 1000, 2)
+                results = _measure(
+                    {"server": (server, key), "floor": (floor, FLOOR_KEY)}, bodies, warm, block
+                )
                 ratio = results["server"]["per_second"] / results["floor"]["per_second"]
                 scenarios.append(
                     {"name": name, "first": first, "requests": requests,
@@ -135,9 +160,16 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def run(engine: str, requests: int, postgres_url: str, runs: int = 1) -> dict[str, Any]:
-    report: dict[str, Any] = {"machine": machine_info(), "engine": engine, "runs": runs}
-    every = [run_once(engine, requests, postgres_url) for _ in range(runs)]
+def run(
+    engine: str, requests: int, postgres_url: str, runs: int = 1, block: int = 0
+) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "machine": machine_info(),
+        "engine": engine,
+        "runs": runs,
+        "interleave": block,
+    }
+    every = [run_once(engine, requests, postgres_url, block) for _ in range(runs)]
     report["scenarios"] = [_medians(list(of_scenario)) for of_scenario in zip(*every, strict=True)]
     report["load_average_after"] = machine_info()["load_average"]
     return report
@@ -147,7 +179,9 @@ def format_table(report: dict[str, Any]) -> str:
     lines = [
         f"small pushes on {report['engine']}, one client, keep-alive, "
         f"{report['scenarios'][0]['requests']} requests per scenario, medians of "
-        f"{report['runs']} run(s); load average {report['machine']['load_average'][0]} at "
+        f"{report['runs']} run(s)"
+        + (f", in turns of {report['interleave']} requests" if report["interleave"] else "")
+        + f"; load average {report['machine']['load_average'][0]} at "
         f"start, {report['load_average_after'][0]} at the end",
         "",
         "| scenario | server req/s | floor req/s | ratio (each run) | server p50 / p99 ms "
@@ -171,11 +205,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=500, help="requests per scenario")
     parser.add_argument("--runs", type=int, default=1, help="runs; medians are reported")
+    parser.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="N",
+        help="server and floor take turns, N requests at a time (default: one, then the other)",
+    )
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.interleave < 0:
+        parser.error("--interleave must be 0 or more")
     try:
-        report = run(args.engine, args.requests, args.postgres_url, args.runs)
+        report = run(args.engine, args.requests, args.postgres_url, args.runs, args.interleave)
     except BenchError as error:
         print(f"small_pushes: {error}", file=sys.stderr)
         return 1

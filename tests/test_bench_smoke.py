@@ -61,16 +61,19 @@ def test_bench_smoke_mode_pushes_every_scenario_and_measures_the_floor(engine_na
 
 
 def test_small_pushes_bench_runs_every_scenario_against_its_floor_app(engine_name):
-    """bench/small_pushes.py: pushapi and bench/floor_app.py each answer every request 200."""
+    """bench/small_pushes.py: pushapi and bench/floor_app.py each answer every request 200,
+    taking turns (the last turn shorter than the others)."""
     script = BENCH.parent / "small_pushes.py"
     done = subprocess.run(
-        [sys.executable, str(script), "--requests", "3", "--json", "--engine", engine_name,
+        [sys.executable, str(script), "--requests", "3", "--interleave", "2", "--json",
+         "--engine", engine_name,
          "--postgres-url", POSTGRES_ADMIN_URL],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["engine"] == engine_name
+    assert report["interleave"] == 2
     assert [s["name"] for s in report["scenarios"]] == [
         "1 record per request, new",
         "1 record per request, changed",

@@ -5,7 +5,7 @@
 
 Runs `bench/profile_server.py` (pushapi serve with pyinstrument on the event-loop thread and on
 every worker thread) on a fresh database, pushes a first load, a changed re-push and an unchanged
-re-push of the canonical workload over HTTP, profiles each, and prints the share of each step:
+re-push of the canonical workload (or --workload shapes) over HTTP, profiles each, and prints the share of each step:
 body splitting, recognition, validation (compiled reader, parse_object), prepare_contact, SQL,
 commit, push log,
 HTTP, middleware. The sessions and pyinstrument's own renderings go to --out.
@@ -35,7 +35,7 @@ from harness import (
     running_server,
 )
 from push_throughput import Pusher
-from workload import batch_bodies
+from workload import WORKLOADS, workload_bodies
 
 try:
     from pyinstrument.frame import Frame
@@ -233,6 +233,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--contacts", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workload", choices=WORKLOADS, default="canonical")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "profile")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -255,8 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         str(out_dir),
         "serve",
     )
-    first = batch_bodies(args.contacts, args.batch, variant=0)
-    changed = batch_bodies(args.contacts, args.batch, variant=1)
+    first = workload_bodies(args.workload, args.contacts, args.batch, variant=0)
+    changed = workload_bodies(args.workload, args.contacts, args.batch, variant=1)
     plan = (
         ("first_load", first, "created"),
         ("changed_repush", changed, "updated"),

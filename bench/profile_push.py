@@ -5,10 +5,10 @@
 
 Runs `bench/profile_server.py` (pushapi serve with pyinstrument on the event-loop thread and on
 every worker thread) on a fresh database, pushes a first load, a changed re-push and an unchanged
-re-push of the canonical workload (or --workload shapes) over HTTP, profiles each, and prints the share of each step:
-body splitting, recognition, validation (compiled reader, parse_object), prepare_contact, SQL,
-commit, push log,
-HTTP, middleware. The sessions and pyinstrument's own renderings go to --out.
+re-push of the canonical workload (or `--workload shapes`) over HTTP, profiles each, and prints
+the share of each step: body splitting, recognition, validation (compiled reader, parse_object),
+prepare_contact, SQL, commit, push log, HTTP, middleware. The sessions and pyinstrument's own
+renderings go to --out.
 """
 
 import argparse

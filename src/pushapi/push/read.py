@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import Raw
@@ -67,9 +67,9 @@ def _too_many(spec: Field, count: int, limits: RecordLimits, index: int, report:
 def check_sizes(schema: ObjectSchema, record: Record, limits: RecordLimits, index: int,
                 report: Report) -> None:  # fmt: skip
     """Report each collection of a read record that holds more entries than its limit."""
-    for spec in schema.fields:
+    for spec in schema.collections:
         value = record[spec.name]
-        if value is not None and limits.of(spec) is not None:
+        if value is not None:
             _too_many(spec, len(value), limits, index, report)
 
 
@@ -196,13 +196,17 @@ def read_records(
                 check_sizes(schema, record, limits, index, report)
             records.append(record)
         return records
-    # An escaped NUL must be refused with its field's name: parse_object reads such a body.
-    compiled = None if b"\\u0000" in split.body else reader
+    compiled: CompiledReader | Literal[False] | None = False  # False: not decided yet
     items: list[Record | Recognised | None] = []
     try:
         for index, raw in enumerate(split.raws):
             item: Record | Recognised | None = known.get(index)
             if item is None:
+                if compiled is False:
+                    # An escaped NUL must be refused with its field's name: parse_object reads
+                    # such a body. (Looked for once a record is to be read: a push whose records
+                    # were all recognised is not scanned.)
+                    compiled = None if b"\\u0000" in split.body else reader
                 if len(raw) > LARGE_RECORD and counted_too_large(
                     schema, raw, limits, index, report
                 ):

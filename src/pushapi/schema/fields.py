@@ -141,6 +141,8 @@ class ObjectSchema:
     # Derived once, for the parser's inner loop: an empty record to copy, the required fields.
     empty_record: Record = field(init=False, repr=False, compare=False)
     needed: tuple[Field, ...] = field(init=False, repr=False, compare=False)
+    # The fields that hold several entries (object and id lists): those with a count limit.
+    collections: tuple[Field, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         lookup: dict[str, Field] = {}
@@ -151,6 +153,8 @@ class ObjectSchema:
         object.__setattr__(self, "empty_record", dict.fromkeys(f.name for f in self.fields))
         needed = tuple(f for f in self.fields if f.need is not Need.OPTIONAL)
         object.__setattr__(self, "needed", needed)
+        collections = tuple(f for f in self.fields if f.kind in (Kind.OBJECT_LIST, Kind.ID_LIST))
+        object.__setattr__(self, "collections", collections)
 
     def __getitem__(self, name: str) -> Field:
         return self.lookup[name]

@@ -142,16 +142,19 @@ def prepare_contact(record: Record, index: int, essentials: bool) -> PushedConta
     )
 
 
+# The group attributes kept with a contact's digest (_digest_columns), read back as tuples.
+_STORED_ATTRIBUTES = msgspec.json.Decoder(list[GroupAttributes])
+
+
 def _recognised(r: Recognised) -> PushedContact:
     """A recognised record: the stored digest and group attributes, and no document, so that
     the replay counts it unchanged and nothing is written from it."""
-    attributes = msgspec.json.decode(r.stored_extra) if r.stored_extra else []
     return PushedContact(
         r.index,
         r.key,
         deleting=False,
         digest=r.stored_digest,
-        group_attributes=[tuple(entry) for entry in attributes],
+        group_attributes=_STORED_ATTRIBUTES.decode(r.stored_extra) if r.stored_extra else [],
     )
 
 

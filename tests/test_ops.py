@@ -1,8 +1,10 @@
 """Operations (SPEC 6): /healthz, /metrics, /openapi.json, /docs and the structured logs."""
 
 import logging
+import platform
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -492,3 +494,42 @@ def test_openapi_read_back_forms_are_derived_from_the_field_tables(openapi):
     assert list(push_result)[:6] == [
         "requestId", "received", "created", "updated", "deleted", "unchanged"
     ]  # fmt: skip
+
+
+# Rounds of 20 blocks of 1 MiB, each written through (as a push body and its records are), all
+# freed at the end of the round: the minor page faults of the later rounds, in a fresh process.
+FAULTS_OF_ROUNDS = """
+import resource, sys
+from pushapi.serving import keep_freed_memory
+applied = keep_freed_memory(int(sys.argv[1]))
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+def one_round():
+    blocks = [bytearray(1024 * 1024) for _ in range(20)]
+    del blocks
+one_round(); one_round()
+before = faults()
+for _ in range(3):
+    one_round()
+print(applied, faults() - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="PUSHAPI_MALLOC_KEEP_MIB is glibc's")
+def test_a_worker_keeps_freed_memory_instead_of_faulting_it_in_again():
+    def later_faults(keep_mib: int) -> tuple[str, int]:
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTS_OF_ROUNDS, str(keep_mib)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        applied, faults = done.stdout.split()
+        return applied, int(faults)
+
+    applied, kept = later_faults(64)
+    assert applied == "True"
+    assert kept < 1000  # 3 rounds of 20 MiB are 15,360 pages: reused, not faulted in
+    applied, returned = later_faults(0)  # glibc's defaults
+    assert applied == "False"
+    assert returned > 10_000  # each round's memory went back to the system and came again

@@ -36,6 +36,7 @@ from pushapi.routes import changes, groups, lists, ops, push, pushes, records
 from pushapi.routes.openapi import components, with_meta
 from pushapi.routes.ops import Health
 from pushapi.schema.fingerprint import reading_fingerprint
+from pushapi.serving import keep_freed_memory
 from pushapi.store.background import writer_for
 from pushapi.store.changes import ChangeEvent
 from pushapi.store.engine import build_engine
@@ -332,7 +333,9 @@ GC_THRESHOLD = 50_000  # allocations between collections of the youngest generat
 
 def create_app_from_environment() -> FastAPI:
     """The factory `pushapi serve` hands to uvicorn; each worker process calls it once."""
-    app = create_app(Settings())
+    settings = Settings()
+    keep_freed_memory(settings.malloc_keep_mib)
+    app = create_app(settings)
     # Everything alive now (modules, the app, the engine) lives as long as the process: the
     # cyclic garbage collector need not walk it again during every push.
     gc.collect()

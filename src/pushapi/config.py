@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     sqlite_cache_mib: int = Field(
         16, gt=0, description="SQLite only: the page cache of each connection, in MiB"
     )
+    malloc_keep_mib: int = Field(
+        64,
+        ge=0,
+        description="glibc only: freed memory a worker keeps for its next pushes, in MiB "
+        "(0: the C library's defaults)",
+    )
     header_timeout_seconds: float = Field(
         10, gt=0, description="A request's headers must arrive within this time (else closed)"
     )

@@ -39,6 +39,7 @@ from pushapi.schema.fingerprint import reading_fingerprint
 from pushapi.serving import keep_freed_memory
 from pushapi.store.background import writer_for
 from pushapi.store.changes import ChangeEvent
+from pushapi.store.checkpoints import Checkpointer
 from pushapi.store.engine import build_engine
 from pushapi.store.groups import Group, GroupWithMembers
 from pushapi.store.health import health_engine
@@ -277,6 +278,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         pruner = Pruner(engine, settings.pushlog_retention_days, settings.changes_retention_days)
         pruner.start()
+        checkpointer = Checkpointer(engine) if Checkpointer.applies(engine) else None
+        if checkpointer is not None:
+            checkpointer.start()
+        app.state.checkpointer = checkpointer
         deliverer = None
         if settings.webhooks_delivery == "on":
             deliverer = Deliverer(
@@ -290,6 +295,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliverer.stop()
             deliverer.engine.dispose()
         pruner.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
         limiter = getattr(app.state, "rate_limiter", None)  # (event loop, RateLimiter)
         if limiter is not None and limiter[0] is asyncio.get_running_loop():
             await limiter[1].close()

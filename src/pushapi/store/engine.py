@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from pushapi.config import Settings
+from pushapi.store.checkpoints import SAFETY_PAGES
 from pushapi.store.dialect import run_driver
 
 # The first key of the two-key advisory locks pushapi takes on PostgreSQL ("push" in ASCII).
@@ -111,6 +112,9 @@ def _sqlite_engine(url: URL, settings: Settings) -> Engine:
         # their pages back from the operating system; a push uses two connections, whose caches
         # count in its memory (docs/benchmark.md, "Measured choices").
         cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_mib) * 1024}")
+        # The log is copied into the database file by a server's Checkpointer, off the path of
+        # the push that commits; a connection does it by itself only past this many pages.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -295,13 +295,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             deliverer.stop()
             deliverer.engine.dispose()
         pruner.stop()
-        if checkpointer is not None:
-            checkpointer.stop()
         limiter = getattr(app.state, "rate_limiter", None)  # (event loop, RateLimiter)
         if limiter is not None and limiter[0] is asyncio.get_running_loop():
             await limiter[1].close()
         app.state.console.state.sign_in_lock.close()
         writer.close()
+        if checkpointer is not None:  # after the last writes
+            checkpointer.stop()
         engine.dispose()
         app.state.health_engine.dispose()
 

@@ -1,6 +1,7 @@
 """Operations (SPEC 6): /healthz, /metrics, /openapi.json, /docs and the structured logs."""
 
 import logging
+import os
 import platform
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ from pushapi.logs import ACCESS_LOGGER, JsonLineFormatter
 from pushapi.push.endpoints import PUSH_ENDPOINTS
 from pushapi.schema.contact import CONTACT_DETAILS, CONTACT_INFO
 from pushapi.schema.fields import Need, walk
+from pushapi.serving import ARENAS
 from pushapi.store.engine import build_engine
 from pushapi.store.migrate import upgrade_database
 from pushapi.store.tables import contacts
@@ -498,8 +500,10 @@ def test_openapi_read_back_forms_are_derived_from_the_field_tables(openapi):
 
 # Rounds of 20 blocks of 1 MiB, each written through (as a push body and its records are), all
 # freed at the end of the round: the minor page faults of the later rounds, in a fresh process.
+# Transparent huge pages are off for it (prctl PR_SET_THP_DISABLE), so a fault is one page.
 FAULTS_OF_ROUNDS = """
-import resource, sys
+import ctypes, resource, sys
+ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)
 from pushapi.serving import keep_freed_memory
 applied = keep_freed_memory(int(sys.argv[1]))
 def faults():
@@ -514,17 +518,54 @@ for _ in range(3):
 print(applied, faults() - before)
 """
 
+# Eight threads each holding 4 MiB at once, then glibc's count of its heaps (malloc_info).
+ARENAS_OF_THREADS = """
+import ctypes, sys, tempfile, threading
+from pushapi.serving import keep_freed_memory
+keep_freed_memory(int(sys.argv[1]))
+together = threading.Barrier(8)
+def work():
+    blocks = [bytearray(256 * 1024) for _ in range(16)]
+    together.wait()
+    del blocks
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+with tempfile.NamedTemporaryFile() as report:
+    stream = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(report.name).read().count("<heap nr="))
+"""
+
+
+def run_snippet(snippet: str, *arguments: str) -> str:
+    """`snippet` in a fresh interpreter, with none of glibc's malloc settings from outside."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "GLIBC_TUNABLES" and not name.startswith("MALLOC_")
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", snippet, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return done.stdout
+
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="PUSHAPI_MALLOC_KEEP_MIB is glibc's")
 def test_a_worker_keeps_freed_memory_instead_of_faulting_it_in_again():
     def later_faults(keep_mib: int) -> tuple[str, int]:
-        done = subprocess.run(
-            [sys.executable, "-c", FAULTS_OF_ROUNDS, str(keep_mib)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        applied, faults = done.stdout.split()
+        applied, faults = run_snippet(FAULTS_OF_ROUNDS, str(keep_mib)).split()
         return applied, int(faults)
 
     applied, kept = later_faults(64)
@@ -533,3 +574,9 @@ def test_a_worker_keeps_freed_memory_instead_of_faulting_it_in_again():
     applied, returned = later_faults(0)  # glibc's defaults
     assert applied == "False"
     assert returned > 10_000  # each round's memory went back to the system and came again
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="PUSHAPI_MALLOC_KEEP_MIB is glibc's")
+def test_the_memory_kept_is_bounded_by_a_few_heaps_not_one_per_thread():
+    assert int(run_snippet(ARENAS_OF_THREADS, "64")) <= ARENAS
+    assert int(run_snippet(ARENAS_OF_THREADS, "0")) > ARENAS  # glibc's defaults: one a thread

@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     malloc_keep_mib: int = Field(
         64,
         ge=0,
-        description="glibc only: freed memory a worker keeps for its next pushes, in MiB "
-        "(0: the C library's defaults)",
+        description="glibc only: freed memory each of a worker's two malloc heaps keeps for "
+        "its next pushes, in MiB (0: the C library's defaults)",
     )
     header_timeout_seconds: float = Field(
         10, gt=0, description="A request's headers must arrive within this time (else closed)"

@@ -94,14 +94,19 @@ def port_problem(host: str, port: int) -> str | None:
 # mallopt(3) parameters of glibc's malloc.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 # The largest mmap threshold glibc accepts on a 64-bit system (half its heap size): a block
 # smaller than this comes from the heap and goes back to it.
 MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
+# glibc gives threads that allocate at once heaps (arenas) of their own, up to 8 per core, and
+# the trim threshold applies to each: the memory kept is bounded by this many times `keep_mib`.
+# Pushes run Python code under one lock, so threads rarely allocate at the same moment.
+ARENAS = 2
 
 
 def keep_freed_memory(keep_mib: int) -> bool:
-    """Have glibc's malloc keep up to `keep_mib` MiB of freed memory in the process, for the
-    next push to reuse (PUSHAPI_MALLOC_KEEP_MIB); whether it was set.
+    """Have glibc's malloc keep up to `keep_mib` MiB of freed memory in each of its ARENAS heaps,
+    for the next push to reuse (PUSHAPI_MALLOC_KEEP_MIB); whether it was set.
 
     By default glibc gives each block of 128 KiB or more (a push body, the chunks it arrives in,
     its records' documents) its own mapping, returned to the operating system when freed, and
@@ -121,4 +126,8 @@ def keep_freed_memory(keep_mib: int) -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     keep = min(keep_mib * 1024 * 1024, 2**31 - 1)
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and mallopt(M_TRIM_THRESHOLD, keep))
+    return bool(
+        mallopt(M_ARENA_MAX, ARENAS)
+        and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+        and mallopt(M_TRIM_THRESHOLD, keep)
+    )

@@ -46,6 +46,7 @@ from pushapi.store import idempotency
 from pushapi.store.background import BackgroundWriter
 from pushapi.store.changes import append_changes
 from pushapi.store.counts import Counts
+from pushapi.store.dialect import pipelined
 from pushapi.store.documents import dump_document
 from pushapi.store.engine import WriteLockBusy, write_transaction
 from pushapi.store.idempotency import KeptAnswer
@@ -293,7 +294,6 @@ def _apply(
         savepoint.rollback()
     else:
         counts = endpoint.apply(conn, tenant, read.batch, report, push.received_at)
-        append_changes(conn, tenant.tenant_id, push.request_id, counts)
     result = PushResult(
         push.request_id,
         received,
@@ -316,7 +316,11 @@ def _apply(
         warnings=report.warnings,
         errors=read.errors,
     )
-    write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
+    # The change events, the push log and its day counts are sent together (PostgreSQL).
+    with pipelined(conn):
+        if not options.dry_run:
+            append_changes(conn, tenant.tenant_id, push.request_id, counts)
+        write_push_log(conn, [push_log_row(tenant.tenant_id, logged)])
     if keyed is not None and not idempotency.complete(
         conn, tenant.tenant_id, keyed.key, push.request_id, 200, body
     ):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Column, Connection, Dialect, Select, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 T = TypeVar("T")
 
@@ -79,19 +79,65 @@ def _run(
         else:
             cursor.execute(statement, parameters)
     except conn.dialect.loaded_dbapi.Error as error:
-        lost = conn.dialect.is_disconnect(error, driver_connection, cursor)
-        if lost:
-            conn.invalidate(error)
-        raise DBAPIError.instance(
-            statement,
-            parameters,
-            error,
-            conn.dialect.loaded_dbapi.Error,
-            connection_invalidated=lost,
-            dialect=conn.dialect,
-            ismulti=many,
-        ) from error
+        raise _raised(conn, error, statement, parameters, cursor, many) from error
     return cursor
+
+
+def _raised(
+    conn: Connection,
+    error: Any,
+    statement: str,
+    parameters: Any,
+    cursor: Any = None,
+    many: bool = False,
+    driver_connection: Any = None,
+) -> StatementError:
+    """The driver's `error` as SQLAlchemy raises it, the connection invalidated if it is lost."""
+    if driver_connection is None:
+        driver_connection = conn.connection.driver_connection
+    lost = conn.dialect.is_disconnect(error, driver_connection, cursor)
+    if lost and not conn.invalidated:
+        conn.invalidate(error)
+    raised: StatementError = DBAPIError.instance(
+        statement,
+        parameters,
+        error,
+        conn.dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,
+        dialect=conn.dialect,
+        ismulti=many,
+    )
+    return raised
+
+
+# Where `pipelined` keeps the driver's pipeline of a connection, for run_driver.
+_PIPELINE = "pushapi_pipeline"
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Send the statements of the block without waiting for each one's answer (PostgreSQL's
+    pipeline mode): those whose rows are not read in the block cost one round trip together, at
+    its end; run_driver waits for the answers so far when it reads rows. An error is raised
+    where its answer comes, as `_run` raises it. Nothing changes on SQLite. Only the driver's
+    statements (`_run`, `run_driver` and the helpers below) may run in the block, not a COPY
+    nor SQLAlchemy's own execution, which reads each answer at once."""
+    if not is_postgresql(conn) or _PIPELINE in conn.connection.info:
+        yield
+        return
+    if not conn.in_transaction():
+        conn.begin()  # (as _run would)
+    info, driver_connection = conn.connection.info, conn.connection.driver_connection
+    try:
+        with driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
+            info[_PIPELINE] = pipeline
+            try:
+                yield
+            finally:
+                del info[_PIPELINE]
+    except conn.dialect.loaded_dbapi.Error as error:
+        statement = "(pipelined statements)"
+        raise _raised(conn, error, statement, None, None, False, driver_connection) from error
 
 
 def _mark(conn: Connection) -> str:
@@ -487,7 +533,14 @@ def run_driver(conn: Connection, statement: str, parameters: Any) -> list[tuple[
     PostgreSQL); the rows it returns. For the few statements every push runs, SQLAlchemy's
     execution of a built statement costs several times the database's own work
     (docs/benchmark.md)."""
-    cursor = _run(conn, _for_driver(is_postgresql(conn), statement), parameters)
+    postgres = is_postgresql(conn)
+    cursor = _run(conn, _for_driver(postgres, statement), parameters)
+    pipeline = conn.connection.info.get(_PIPELINE) if postgres else None
+    if pipeline is not None:
+        try:
+            pipeline.sync()  # its answer, and those of the statements sent before it
+        except conn.dialect.loaded_dbapi.Error as error:
+            raise _raised(conn, error, statement, parameters, cursor) from error
     return [] if cursor.description is None else list(cursor.fetchall())
 
 

@@ -2,8 +2,8 @@
 failing as if sent one by one; nothing different on SQLite."""
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, create_engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from pushapi.store.dialect import insert_few, pipelined, run_driver
 
@@ -44,3 +44,31 @@ def test_blocks_nest_and_the_connection_works_after_them(conn):
         insert_few(conn, scratch, [{"k": 2}])
     conn.commit()
     assert run_driver(conn, "SELECT count(*) FROM pipelined_scratch", ()) == [(2,)]
+
+
+def test_a_connection_lost_in_a_block_leaves_nothing_for_the_next_user_of_its_pool_slot(
+    settings, engine_name
+):
+    if engine_name != "postgresql":
+        pytest.skip("PostgreSQL's pipeline mode")
+    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    used = []
+    try:
+        # The block ends on a closed connection: raised as SQLAlchemy's OperationalError (503).
+        with pytest.raises(OperationalError), engine.connect() as conn, pipelined(conn):
+            run_driver(conn, "SELECT 1", ())
+            conn.invalidate()  # as when the connection is found lost: its slot is free again
+            with engine.connect() as other:  # the same slot, a new connection
+                assert run_driver(other, "SELECT 2", ()) == [(2,)]
+                with pipelined(other):
+                    insert_few(other, scratch_in(other), [{"k": 1}])
+                assert run_driver(other, "SELECT count(*) FROM pipelined_scratch", ()) == [(1,)]
+                used.append(other)
+        assert used
+    finally:
+        engine.dispose()
+
+
+def scratch_in(conn: Connection) -> Table:
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE pipelined_scratch (k INTEGER PRIMARY KEY)")
+    return scratch

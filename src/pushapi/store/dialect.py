@@ -110,8 +110,11 @@ def _raised(
     return raised
 
 
-# Where `pipelined` keeps the driver's pipeline of a connection, for run_driver.
-_PIPELINE = "pushapi_pipeline"
+# The driver connections in a `pipelined` block, and their pipelines, for run_driver. Keyed by
+# the driver's connection, not kept on the pool's record of it: a connection found lost is
+# invalidated and its record goes back to the pool at once, to be checked out by another thread
+# before the block has ended.
+_PIPELINES: dict[Any, Any] = {}
 
 
 @contextmanager
@@ -122,19 +125,19 @@ def pipelined(conn: Connection) -> Iterator[None]:
     where its answer comes, as `_run` raises it. Nothing changes on SQLite. Only the driver's
     statements (`_run`, `run_driver` and the helpers below) may run in the block, not a COPY
     nor SQLAlchemy's own execution, which reads each answer at once."""
-    if not is_postgresql(conn) or _PIPELINE in conn.connection.info:
+    if not is_postgresql(conn) or conn.connection.driver_connection in _PIPELINES:
         yield
         return
     if not conn.in_transaction():
         conn.begin()  # (as _run would)
-    info, driver_connection = conn.connection.info, conn.connection.driver_connection
+    driver_connection: Any = conn.connection.driver_connection
     try:
-        with driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
-            info[_PIPELINE] = pipeline
+        with driver_connection.pipeline() as pipeline:
+            _PIPELINES[driver_connection] = pipeline
             try:
                 yield
             finally:
-                del info[_PIPELINE]
+                _PIPELINES.pop(driver_connection, None)
     except conn.dialect.loaded_dbapi.Error as error:
         statement = "(pipelined statements)"
         raise _raised(conn, error, statement, None, None, False, driver_connection) from error
@@ -535,7 +538,7 @@ def run_driver(conn: Connection, statement: str, parameters: Any) -> list[tuple[
     (docs/benchmark.md)."""
     postgres = is_postgresql(conn)
     cursor = _run(conn, _for_driver(postgres, statement), parameters)
-    pipeline = conn.connection.info.get(_PIPELINE) if postgres else None
+    pipeline = _PIPELINES.get(conn.connection.driver_connection) if postgres else None
     if pipeline is not None:
         try:
             pipeline.sync()  # its answer, and those of the statements sent before it

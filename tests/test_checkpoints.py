@@ -133,6 +133,7 @@ def test_the_thread_opens_the_database_file_without_creating_it(tmp_path: Path, 
         pytest.skip("SQLite's write-ahead log")
     for url in (
         f"sqlite:///{tmp_path / 'gone.db'}",
+        f"sqlite:///{tmp_path / 'gone.db'}?uri=true",  # a path, though URIs are allowed
         f"sqlite:///file:{tmp_path / 'gone.db'}?cache=shared&uri=true",
     ):
         with pytest.raises(sqlite3.OperationalError):

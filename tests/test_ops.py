@@ -545,13 +545,15 @@ with tempfile.NamedTemporaryFile() as report:
 """
 
 
-def run_snippet(snippet: str, *arguments: str) -> str:
-    """`snippet` in a fresh interpreter, with none of glibc's malloc settings from outside."""
+def run_snippet(snippet: str, *arguments: str, malloc: dict[str, str] | None = None) -> str:
+    """`snippet` in a fresh interpreter, with none of glibc's malloc settings from outside (but
+    `malloc`)."""
     env = {
         name: value
         for name, value in os.environ.items()
         if name != "GLIBC_TUNABLES" and not name.startswith("MALLOC_")
     }
+    env.update(malloc or {})
     done = subprocess.run(
         [sys.executable, "-c", snippet, *arguments],
         capture_output=True,
@@ -580,3 +582,5 @@ def test_a_worker_keeps_freed_memory_instead_of_faulting_it_in_again():
 def test_the_memory_kept_is_bounded_by_a_few_heaps_not_one_per_thread():
     assert int(run_snippet(ARENAS_OF_THREADS, "64")) <= ARENAS
     assert int(run_snippet(ARENAS_OF_THREADS, "0")) > ARENAS  # glibc's defaults: one a thread
+    # An operator's own limit stands.
+    assert int(run_snippet(ARENAS_OF_THREADS, "64", malloc={"MALLOC_ARENA_MAX": "4"})) == 4

@@ -12,6 +12,7 @@ read (routes/push.py). A proxy in front should have its own limits too (docs/ope
 import asyncio
 import ctypes
 import errno
+import os
 import platform
 import socket
 from functools import cache
@@ -126,8 +127,10 @@ def keep_freed_memory(keep_mib: int) -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     keep = min(keep_mib * 1024 * 1024, 2**31 - 1)
+    # An operator's own limit on the heaps (MALLOC_ARENA_MAX, glibc.malloc.arena_max) stands.
+    chosen = "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", "")
     return bool(
-        mallopt(M_ARENA_MAX, ARENAS)
+        (chosen or mallopt(M_ARENA_MAX, ARENAS))
         and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
         and mallopt(M_TRIM_THRESHOLD, keep)
     )

@@ -121,7 +121,7 @@ class Checkpointer:
         does not create the file if it is gone."""
         arguments, options = self.engine.dialect.create_connect_args(self.engine.url)
         (filename,) = arguments
-        if not options.get("uri"):
+        if not str(filename).startswith("file:"):  # a path (SQLite reads only file: as a URI)
             filename = "file:" + urllib.parse.quote(str(filename))
             options = {**options, "uri": True}
         if "mode=" not in filename:

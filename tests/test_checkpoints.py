@@ -4,7 +4,7 @@
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -40,10 +40,17 @@ def test_a_pushed_commit_is_copied_into_the_database_by_the_checkpoint_thread(
     assert response.status_code == 200, response.text
     # 200 contacts of 3 KB each: hundreds of pages in the log, which the thread copies (all of
     # them, as nothing else is writing). A connection would do it only past SAFETY_PAGES.
-    deadline = time.monotonic() + 10
-    while not copied_at_least(checkpointer, 200) and time.monotonic() < deadline:
+    assert waited_for(lambda: copied_at_least(checkpointer, 200)), checkpointer.last
+
+
+def waited_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    """Whether `condition` came true within `seconds` (polled)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.01)
-    assert copied_at_least(checkpointer, 200), checkpointer.last
+    return True
 
 
 def copied_at_least(checkpointer: Checkpointer, pages: int) -> bool:
@@ -82,50 +89,43 @@ def file_engine(tmp_path: Path, engine_name: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def test_the_last_commit_is_copied_though_nothing_is_written_after_it(file_engine: Engine):
+@pytest.fixture
+def checkpointer(file_engine: Engine) -> Iterator[Checkpointer]:
+    """A checkpoint thread of its own on `file_engine`, stopped after the test."""
     checkpointer = Checkpointer(file_engine)
     checkpointer.start()
-    try:
+    yield checkpointer
+    checkpointer.stop()
+
+
+def test_the_last_commit_is_copied_though_nothing_is_written_after_it(
+    file_engine: Engine, checkpointer: Checkpointer
+):
+    with write_transaction(file_engine, tenant_id=1) as conn:
+        conn.exec_driver_sql("CREATE TABLE scratch (body BLOB)")
+        for _ in range(300):
+            conn.exec_driver_sql("INSERT INTO scratch VALUES (randomblob(4000))")
+    # One transaction and no write after it: the thread must have waited for the commit to be
+    # made, not only announced, before it copied.
+    assert waited_for(lambda: copied_at_least(checkpointer, 300)), checkpointer.last
+
+
+def test_pages_a_reader_still_needs_are_copied_once_it_is_done(
+    file_engine: Engine, checkpointer: Checkpointer
+):
+    with file_engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE scratch (body BLOB)")
+    with file_engine.connect() as reader:
+        reader.exec_driver_sql("SELECT count(*) FROM scratch").scalar()  # a snapshot held
         with write_transaction(file_engine, tenant_id=1) as conn:
-            conn.exec_driver_sql("CREATE TABLE scratch (body BLOB)")
-            for _ in range(300):
+            for _ in range(100):
                 conn.exec_driver_sql("INSERT INTO scratch VALUES (randomblob(4000))")
-        # One transaction and no write after it: the thread must have waited for the commit
-        # to be made, not only announced, before it copied.
-        deadline = time.monotonic() + 10
-        while not copied_at_least(checkpointer, 300) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert copied_at_least(checkpointer, 300), checkpointer.last
-    finally:
-        checkpointer.stop()
-
-
-def test_pages_a_reader_still_needs_are_copied_once_it_is_done(file_engine: Engine):
-    checkpointer = Checkpointer(file_engine)
-    checkpointer.start()
-    try:
-        with file_engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE scratch (body BLOB)")
-        with file_engine.connect() as reader:
-            reader.exec_driver_sql("SELECT count(*) FROM scratch").scalar()  # a snapshot held
-            with write_transaction(file_engine, tenant_id=1) as conn:
-                for _ in range(100):
-                    conn.exec_driver_sql("INSERT INTO scratch VALUES (randomblob(4000))")
-            deadline = time.monotonic() + 10
-            while (checkpointer.last is None or checkpointer.last[1] < 100) and (
-                time.monotonic() < deadline
-            ):
-                time.sleep(0.01)
-            last = checkpointer.last
-            assert last is not None and last[2] < last[1], last  # held back by the reader
-            reader.commit()
-        # Nothing commits any more: the thread tries again by itself.
-        deadline = time.monotonic() + 10
-        while not copied_at_least(checkpointer, 100) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert copied_at_least(checkpointer, 100), checkpointer.last
-    finally:
-        checkpointer.stop()
+        assert waited_for(lambda: checkpointer.last is not None and checkpointer.last[1] >= 100)
+        last = checkpointer.last
+        assert last is not None and last[2] < last[1], last  # held back by the reader
+        reader.commit()
+    # Nothing commits any more: the thread tries again by itself.
+    assert waited_for(lambda: copied_at_least(checkpointer, 100)), checkpointer.last
 
 
 def test_the_thread_opens_the_database_file_without_creating_it(tmp_path: Path, engine_name):

@@ -332,7 +332,8 @@ def test_async_client_runs_in_process_through_the_asgi_transport(settings, tenan
     try:
         summary, ids, back = asyncio.run(scenario())
     finally:
-        app.state.engine.dispose()  # the ASGI transport does not run the app's lifespan
+        app.state.placement.dispose()  # the ASGI transport does not run the app's lifespan
+        app.state.engine.dispose()
     assert (summary.created, [b.count for b in summary.batches]) == (7, [3, 3, 1])
     assert seen == [3, 6, 7]
     assert ids == [f"C{n:04d}" for n in range(7)]

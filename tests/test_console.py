@@ -58,6 +58,7 @@ def make_app(settings: Settings) -> Iterator[Callable[..., Any]]:
     yield make
     for app in made:
         app.state.console.state.sign_in_lock.close()
+        app.state.placement.dispose()
         app.state.engine.dispose()
         app.state.health_engine.dispose()
 

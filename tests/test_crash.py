@@ -76,6 +76,16 @@ def push_is_writing(database_url: str, tenant_id: int) -> bool:
     with psycopg.connect(
         host=url.host, port=url.port or 5432, user=url.username, dbname=url.database
     ) as conn:
+        if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'citus'").fetchone():
+            # store/engine.py: on Citus a push holds its tenant's tenant_state row instead, on
+            # the node of the tenant's shards, whichever node it entered at.
+            free = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM tenant_state WHERE tenant_id = %s"
+                " FOR UPDATE SKIP LOCKED) AS row",
+                (tenant_id,),
+            ).fetchone()
+            conn.rollback()
+            return not (free and free[0])
         # store/engine.py: a push holds its tenant's advisory lock for its whole transaction.
         row = conn.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"

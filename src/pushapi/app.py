@@ -44,6 +44,7 @@ from pushapi.store.engine import build_engine
 from pushapi.store.groups import Group, GroupWithMembers
 from pushapi.store.health import health_engine
 from pushapi.store.lists import ListSummary, ListWithMembers
+from pushapi.store.placement import TenantPlacement
 from pushapi.store.pushlog import PushLogEntry
 from pushapi.store.retention import Pruner
 from pushapi.webhooks import Deliverer, delivery_engine
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
     engine = build_engine(settings)
+    placement = TenantPlacement(engine, settings)
     writer = writer_for(engine)
     reading_fingerprint()  # read from the source once, now rather than in the first push
 
@@ -302,6 +304,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.close()
         if checkpointer is not None:  # after the last writes
             checkpointer.stop()
+        placement.dispose()
         engine.dispose()
         app.state.health_engine.dispose()
 
@@ -315,6 +318,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.placement = placement
     app.state.writer = writer
     app.state.known_callers = known_callers()
     app.state.health_engine = health_engine(engine.url)

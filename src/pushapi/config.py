@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(
         30, gt=0, description="Seconds a request waits for a free connection of its worker's pool"
     )
+    citus_route_pushes: Literal["on", "off"] = Field(
+        "on",
+        description="Citus only: on: each push goes to the node that holds its tenant's shards; "
+        "off: every statement goes through the coordinator",
+    )
     busy_timeout_ms: int = Field(
         60_000, gt=0, description="How long a SQLite writer waits for the write lock"
     )

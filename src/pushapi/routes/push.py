@@ -47,6 +47,7 @@ from pushapi.push.options import (
 )
 from pushapi.ratelimit import RateLimiter
 from pushapi.routes.openapi import push_openapi
+from pushapi.store.placement import TenantPlacement
 from pushapi.tenants import Caller
 
 JSON_MEDIA_TYPES = ("application/json", "text/json")
@@ -154,9 +155,13 @@ async def handle_push(endpoint: PushEndpoint, request: Request, caller: Caller) 
             if answer is None:
                 payload = [body]
                 del body  # run_push lets go of it once its records are read
-                answer = await run_in_threadpool(
-                    run_push, state.engine, push, payload, limits, keyed
-                )
+                # On Citus, the node that holds the tenant's shards (store/placement.py).
+                placement: TenantPlacement = state.placement
+                tenant_id = caller.tenant.tenant_id
+                engine = placement.cached(tenant_id)
+                if engine is None:
+                    engine = await run_in_threadpool(placement.engine_for, tenant_id)
+                answer = await run_in_threadpool(run_push, engine, push, payload, limits, keyed)
     except ApiError as error:
         if not isinstance(error, Unauthorized):  # (a key revoked since: no caller to log for)
             log_refusal(state.writer, push, error)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from pushapi.config import Settings
 from pushapi.store.checkpoints import SAFETY_PAGES
-from pushapi.store.dialect import run_driver
+from pushapi.store.dialect import is_distributed, run_driver
 
 # The first key of the two-key advisory locks pushapi takes on PostgreSQL ("push" in ASCII).
 TENANT_LOCK_SPACE = 0x70757368
@@ -167,14 +167,17 @@ NO_WAIT = "no_wait"
 SQLITE_BUSY = 5  # SQLite's primary result code for a lock another connection holds
 
 
+_ROW_LOCK = "SELECT 1 FROM tenant_state WHERE tenant_state.tenant_id = ? FOR UPDATE"
+
+
 @contextmanager
 def write_transaction(engine: Engine, tenant_id: int, wait: bool = True) -> Iterator[Connection]:
     """One transaction for one push: all of it commits or none of it does.
 
     Writes of one tenant are serialised (SQLite: the database write lock; PostgreSQL: a
-    transaction-scoped advisory lock on the tenant), so concurrent pushes cannot deadlock and the
-    final state is the state of the last committed push (SPEC 7). Tenants write in parallel on
-    PostgreSQL.
+    transaction-scoped advisory lock on the tenant; Citus: the tenant's `tenant_state` row), so
+    concurrent pushes cannot deadlock and the final state is the state of the last committed push
+    (SPEC 7). Tenants write in parallel on PostgreSQL.
 
     With `wait` False (SQLite only), WriteLockBusy when another connection holds the write
     lock, instead of waiting for it: for a caller that must not block (routes/push.py).
@@ -193,7 +196,11 @@ def write_transaction(engine: Engine, tenant_id: int, wait: bool = True) -> Iter
                 raise WriteLockBusy() from None
             raise
         with transaction:
-            if conn.dialect.name == "postgresql":
+            if is_distributed(conn):
+                # A tenant's pushes may enter at any node (store/placement.py), and an advisory
+                # lock holds on its own node only; the row is held by the tenant's shard.
+                run_driver(conn, _ROW_LOCK, (tenant_id,))
+            elif conn.dialect.name == "postgresql":
                 lock = "SELECT pg_advisory_xact_lock(?, ?)"
                 run_driver(conn, lock, (TENANT_LOCK_SPACE, tenant_id))
             yield conn

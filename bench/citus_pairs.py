@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         citus = statistics.median(scenario.records / r[scenario.title][0] for r in results)
         plain = statistics.median(scenario.records / r[scenario.title][1] for r in results)
         ratio = statistics.median(ratios)
-        target = TARGETS[scenario.title]
+        target = TARGETS[scenario.title.split(": ")[-1]]
         spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
         verdict = "ok" if ratio >= target else "NO"
         print(

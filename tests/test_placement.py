@@ -85,7 +85,9 @@ def test_a_tenant_held_by_a_worker_is_sent_to_it_with_the_same_user_database_and
     # The same server under another name stands in for the worker (same port, so it answers).
     row = f"SELECT 'localhost', {url.port or 5432}, false, true WHERE %s IS NOT NULL"
     monkeypatch.setattr(placement_module, "_PLACEMENT", row)
-    with_options = url.update_query_dict({"application_name": "pushapi-test"})
+    # A host in the query (libpq allows it) would win over the node's: it is replaced.
+    query = {"application_name": "pushapi-test", "host": "/nowhere", "port": "1"}
+    with_options = url.update_query_dict(query)
     configured = settings.model_copy(
         update={"database_url": with_options.render_as_string(hide_password=False)}
     )
@@ -96,6 +98,7 @@ def test_a_tenant_held_by_a_worker_is_sent_to_it_with_the_same_user_database_and
     assert (node.url.host, node.url.port) == ("localhost", url.port or 5432)
     assert (node.url.username, node.url.database) == (url.username, url.database)
     assert node.url.query["application_name"] == "pushapi-test"
+    assert "host" not in node.url.query and "port" not in node.url.query
     assert placement.cached(7) is node
     assert placement.engine_for(8) is node  # one engine, one pool, per node
     with write_transaction(node, 7) as conn:

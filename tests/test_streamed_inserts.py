@@ -74,3 +74,29 @@ def test_contacts_inserted_while_prepared_are_stored_as_after_the_replay(
     raw_hashes = {row[0]: row[position] for row in stored(snapshot, streamed)["contacts"]}
     assert raw_hashes["plain"] is not None
     assert raw_hashes["warned"] is None and raw_hashes["unknown-property"] is None
+
+
+def test_a_copy_the_database_gives_up_on_is_a_503_and_changes_nothing(
+    engine_name: str, database_url: str, make_client: Any, tenant: Any
+) -> None:
+    """A driver error in a COPY is raised as the other statements' are (store/dialect._copy):
+    here the lock timeout of a COPY into a table another transaction holds, a retryable 503."""
+    import psycopg
+    import pytest
+    from sqlalchemy import make_url
+
+    if engine_name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    url = make_url(database_url)
+    options = " ".join(filter(None, [url.query.get("options", ""), "-c lock_timeout=300"]))
+    client = make_client(
+        database_url=url.update_query_dict({"options": options}).render_as_string(False)
+    )
+    plain = url.set(query={}).render_as_string(False)
+    with psycopg.connect(plain) as holder:
+        holder.execute("LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE")  # until it ends
+        body = orjson.dumps([RECORDS[0]])  # a new contact in groups: COPY into memberships
+        answer = client.post("/v2/contactinfo", content=body, headers=tenant.headers)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"]
+    assert client.get("/v2/contacts/plain", headers=tenant.headers).status_code == 404

@@ -297,17 +297,24 @@ def streamed_inserts(
 def _copy(conn: Connection, table: Table, names: Sequence[str]) -> Iterator[Any]:
     """psycopg's COPY ... FROM STDIN into the `names` columns of `table`, in PostgreSQL's binary
     format where psycopg knows every column's type: the server then reads each value as it is
-    stored instead of parsing its text. 1,000 contacts took 10-12 ms so against 14-24 ms as
+    stored instead of parsing its text. 1,000 contacts took 10-12 ms so, against 14-24 ms as
     text on plain PostgreSQL, and 11-12 ms against 26-27 ms on the Citus node that holds the
-    tenant (docs/benchmark.md, "Measured choices")."""
+    tenant (docs/benchmark.md, "On Citus"). The values must be of the columns' own Python
+    types (str, int, bool, aware datetimes, as the bind processing gives them): a binary COPY
+    does not convert, as the text form did. A driver error is raised as `_run` raises it (a
+    lost connection or a deadlock: 503, not 500)."""
     name, quoted = _quoted(conn, table, names)
     types = _binary_types(conn.dialect, table, tuple(names))
     form = " WITH (FORMAT binary)" if types is not None else ""
+    statement = f"COPY {name} ({', '.join(quoted)}) FROM STDIN{form}"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {name} ({', '.join(quoted)}) FROM STDIN{form}") as copy:
-        if types is not None:
-            copy.set_types(types)
-        yield copy
+    try:
+        with cursor.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(types)
+            yield copy
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise _raised(conn, error, statement, None, cursor) from error
 
 
 # SQLAlchemy's names of PostgreSQL types that psycopg knows by another.

@@ -97,7 +97,10 @@ class TenantPlacement:
         with self._lock:
             engine = self._nodes.get((host, port))
             if engine is None:
-                url = make_url(self._settings.database_url).set(host=host, port=port)
+                # (a host or port in the query, as libpq allows, would win over the URL's own)
+                configured = make_url(self._settings.database_url)
+                url = configured.difference_update_query(["host", "hostaddr", "port"])
+                url = url.set(host=host, port=port)
                 update = {"database_url": url.render_as_string(hide_password=False)}
                 engine = build_engine(self._settings.model_copy(update=update))
                 self._nodes[(host, port)] = engine

@@ -295,16 +295,18 @@ def streamed_inserts(
 
 @contextmanager
 def _copy(conn: Connection, table: Table, names: Sequence[str]) -> Iterator[Any]:
-    """psycopg's COPY ... FROM STDIN into the `names` columns of `table`, in PostgreSQL's binary
-    format where psycopg knows every column's type: the server then reads each value as it is
-    stored instead of parsing its text. 1,000 contacts took 10-12 ms so, against 14-24 ms as
-    text on plain PostgreSQL, and 11-12 ms against 26-27 ms on the Citus node that holds the
-    tenant (docs/benchmark.md, "On Citus"). The values must be of the columns' own Python
-    types (str, int, bool, aware datetimes, as the bind processing gives them): a binary COPY
-    does not convert, as the text form did. A driver error is raised as `_run` raises it (a
-    lost connection or a deadlock: 503, not 500)."""
+    """psycopg's COPY ... FROM STDIN into the `names` columns of `table`. On Citus in PostgreSQL's
+    binary format, where psycopg knows every column's type: Citus parses a text row before the
+    shard's own copy parses it again; 1,000 contacts took 11-12 ms so against 26-27 ms as text
+    on the node that holds the tenant. On plain PostgreSQL in text: there a COPY alone was
+    faster in binary too (10-12 against 13-24 ms), but a first load of 1,000 contacts whose
+    rows are copied while the next are prepared was 5-8% slower (docs/benchmark.md, "On
+    Citus"). In binary the values must be of the columns' own Python types (str, int, bool,
+    aware datetimes, as the bind processing gives them): it does not convert, as the text form
+    does. A driver error is raised as `_run` raises it (a lost connection or a deadlock: 503,
+    not 500)."""
     name, quoted = _quoted(conn, table, names)
-    types = _binary_types(conn.dialect, table, tuple(names))
+    types = _binary_types(conn.dialect, table, tuple(names)) if is_distributed(conn) else None
     form = " WITH (FORMAT binary)" if types is not None else ""
     statement = f"COPY {name} ({', '.join(quoted)}) FROM STDIN{form}"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
